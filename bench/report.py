@@ -1,0 +1,151 @@
+"""The bench's results: per-target figures, Tollway's ratios to the floor and to the upstream, and the printed table."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.load import LoadResult
+
+MACHINE = "machine"  # the meter of the whole machine's busy CPU time
+TARGETS = ("direct", "floor", "floor-httpx", "tollway")
+DEFAULT_TARGETS = ("direct", "floor", "tollway")
+MODES = ("nonstream", "stream")
+# The issue's targets: Tollway's throughput as a fraction of the floor's, measured in one run.
+GOALS = {"nonstream": 0.7, "stream": 0.5}
+_SERVED_BY = {"direct": "upstream", "floor": "floor", "floor-httpx": "floor-httpx", "tollway": "tollway"}
+_DESCRIBE = {
+    "direct": "the mock upstream, called directly",
+    "floor": "bare pass-through proxy, same stack as Tollway: Starlette + httpx2 (the floor)",
+    "floor-httpx": "the same proxy with httpx 0.28's connection pool instead of httpx2's",
+    "tollway": "`tollway serve`, real token, billing + logs, SQLite",
+}
+
+
+@dataclass
+class Measurement:
+    """One load run against one target in one mode."""
+
+    round: int
+    mode: str
+    target: str
+    result: LoadResult
+
+    @property
+    def proxy_us(self) -> float:
+        """CPU microseconds the proxy process spent per answered request (0 for the direct target)."""
+        if self.target == "direct" or not self.result.ok:
+            return 0.0
+        return self.result.server_cpu.get(_SERVED_BY[self.target], 0.0) / self.result.ok * 1e6
+
+    @property
+    def upstream_us(self) -> float:
+        return self.result.server_cpu.get("upstream", 0.0) / self.result.ok * 1e6 if self.result.ok else 0.0
+
+    def share(self, name: str) -> float:
+        """The fraction of one core `name` (client, upstream, floor, tollway) used in the window."""
+        if name == "client":
+            return self.result.client_core_share
+        return self.result.server_cpu.get(name, 0.0) / self.result.seconds
+
+    @property
+    def other_load(self) -> float:
+        """Cores busy with processes outside the bench during the window: noise the figures cannot remove."""
+        cpu = self.result.server_cpu
+        if MACHINE not in cpu:
+            return 0.0
+        ours = self.result.client_cpu + sum(value for name, value in cpu.items() if name != MACHINE)
+        return max(0.0, cpu[MACHINE] - ours) / self.result.seconds
+
+    def as_json(self) -> dict[str, Any]:
+        result = self.result
+        return {
+            "round": self.round, "mode": self.mode, "target": self.target, "rps": result.rps,
+            "p50_ms": result.percentile(0.5) * 1000, "p99_ms": result.percentile(0.99) * 1000,
+            "ok": result.ok, "errors": result.errors, "answered": result.answered,
+            "client_cpu_s": result.client_cpu, "server_cpu_s": result.server_cpu,
+            "other_load_cores": self.other_load, "error_samples": result.error_samples,
+        }
+
+
+@dataclass
+class Ratio:
+    """Tollway's throughput over another target's, per round, and their median."""
+
+    versus: str
+    per_round: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.per_round) if self.per_round else 0.0
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def runs(measurements: Sequence[Measurement], mode: str, target: str) -> list[Measurement]:
+    return [m for m in measurements if m.mode == mode and m.target == target]
+
+
+def ratio(measurements: Sequence[Measurement], mode: str, versus: str) -> Ratio:
+    """Tollway's req/s over `versus`'s, round by round (targets of one round ran back to back)."""
+    values: list[float] = []
+    for tollway in runs(measurements, mode, "tollway"):
+        other = [m for m in runs(measurements, mode, versus) if m.round == tollway.round]
+        if other and other[0].result.rps:
+            values.append(tollway.result.rps / other[0].result.rps)
+    return Ratio(versus, values)
+
+
+def _row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                     for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+
+
+def table(measurements: Sequence[Measurement], mode: str) -> str:
+    """One mode's table (medians over rounds) and Tollway's ratios, as printed by `python -m bench.run`."""
+    rounds = len({m.round for m in measurements})
+    header = ["target", "req/s", "p50 ms", "p99 ms", "errors", "proxy µs/req", "upstream µs/req",
+              "cores: client/upstream/proxy", "other load"]
+    rows = [header]
+    for target in TARGETS:
+        found = runs(measurements, mode, target)
+        if not found:
+            continue
+        proxy = _SERVED_BY[target] if target != "direct" else ""
+        cores = "/".join(f"{_median([m.share(name) for m in found]):.2f}" for name in ("client", "upstream"))
+        cores += f"/{_median([m.share(proxy) for m in found]):.2f}" if proxy else "/-"
+        rows.append([
+            target,
+            f"{_median([m.result.rps for m in found]):.0f}",
+            f"{_median([m.result.percentile(0.5) for m in found]) * 1000:.2f}",
+            f"{_median([m.result.percentile(0.99) for m in found]) * 1000:.2f}",
+            str(sum(m.result.errors for m in found)),
+            f"{_median([m.proxy_us for m in found]):.0f}" if proxy else "-",
+            f"{_median([m.upstream_us for m in found]):.0f}",
+            cores,
+            f"{_median([m.other_load for m in found]):.2f}",
+        ])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    label = "non-stream" if mode == "nonstream" else "stream"
+    title = f"{label}: median of {rounds} round(s); CPU in cores; 'other load' is the rest of the machine's use"
+    lines = [title, _row(header, widths), _row(["-" * w for w in widths], widths)]
+    lines += [_row(row, widths) for row in rows[1:]]
+    for versus in ("floor", "floor-httpx", "direct"):
+        found_ratio = ratio(measurements, mode, versus)
+        if not found_ratio.per_round:
+            continue
+        spread = " ".join(f"{value:.2f}" for value in found_ratio.per_round)
+        line = f"  tollway/{versus:<12} throughput {found_ratio.median:.2f}×  (per round: {spread})"
+        if versus == "floor":
+            goal = GOALS[mode]
+            line += f"  goal ≥ {goal:.1f}×: {'met' if found_ratio.median >= goal else 'NOT met'}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def legend(targets: Sequence[str]) -> str:
+    return "\n".join(f"  {target:<12} {_DESCRIBE[target]}" for target in TARGETS if target in targets)

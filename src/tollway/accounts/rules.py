@@ -1,0 +1,36 @@
+"""What makes a username, display name or password acceptable."""
+
+from __future__ import annotations
+
+from tollway.errors import InvalidRequest
+
+USERNAME_MAX = 32
+DISPLAY_NAME_MAX = 32
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+
+
+def username(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest("username is required")
+    name = value.strip()
+    # isprintable() refuses control characters (NUL, escapes) that would corrupt logs and confuse look-ups.
+    if len(name) > USERNAME_MAX or any(ch.isspace() for ch in name) or not name.isprintable():
+        raise InvalidRequest(f"username must be 1-{USERNAME_MAX} printable characters without spaces")
+    if name.startswith("deleted_"):
+        raise InvalidRequest("username may not start with deleted_")
+    return name
+
+
+def display_name(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > DISPLAY_NAME_MAX or not value.isprintable():
+        raise InvalidRequest(f"display name must be a string of at most {DISPLAY_NAME_MAX} printable characters")
+    return value.strip()
+
+
+def password(value: object) -> str:
+    if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise InvalidRequest(f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
+    return value

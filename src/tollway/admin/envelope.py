@@ -1,0 +1,196 @@
+"""Management API plumbing: One API's `{"success","message","data"}` envelope, who is asking, and paging."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tollway.bodies import read_body
+from tollway.errors import AuthenticationFailed, InvalidRequest, PermissionDenied, TollwayError
+
+if TYPE_CHECKING:
+    from tollway.services import Services
+
+log = logging.getLogger(__name__)
+
+ROLE_GUEST, ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT = 0, 1, 10, 100
+USER_ENABLED, USER_DISABLED, USER_DELETED = 1, 2, 3
+ITEMS_PER_PAGE = 10
+MAX_PAGE_SIZE = 100
+# Every integer column is at most a signed 64-bit BIGINT; larger numbers would fail in the database driver.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user (by session cookie or access token) a management request acts for."""
+
+    id: int
+    username: str
+    role: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role >= ROLE_ADMIN
+
+    @property
+    def is_root(self) -> bool:
+        return self.role >= ROLE_ROOT
+
+
+def envelope(data: Any = None, *, success: bool = True, message: str = "", status: int = 200) -> Response:
+    body: dict[str, Any] = {"success": success, "message": message}
+    if data is not None or success:
+        body["data"] = data
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def ok(data: Any = None, message: str = "") -> Response:
+    return envelope(data, message=message)
+
+
+def failure(exc: TollwayError) -> Response:
+    """An error in the envelope: 401 and 403 keep their status; other refusals answer 200 as One API does."""
+    status = exc.status_code if exc.status_code in (401, 403, 413, 429) else 200
+    if exc.status_code >= 500:
+        status = exc.status_code
+    return envelope(success=False, message=exc.message, status=status)
+
+
+def principal_of(request: Request, services: Services) -> Principal | None:
+    """The user behind the session cookie or the `Authorization: <access token>` header, if any."""
+    cache = services.cache
+    user_id = request.session.get("id") if "session" in request.scope else None
+    if user_id is None:
+        header = request.headers.get("authorization", "").strip()
+        if not header:
+            return None
+        token = header[7:].strip() if header[:7].lower() == "bearer " else header
+        user_id = cache.access_tokens.get(token)
+        if user_id is None:
+            raise AuthenticationFailed("access token is invalid", code="invalid_access_token")
+    user = cache.users.get(int(user_id))
+    if user is None or user.status != USER_ENABLED:
+        if "session" in request.scope:
+            request.session.clear()
+        raise AuthenticationFailed("this account is disabled or no longer exists", code="user_disabled")
+    return Principal(id=user.id, username=user.username, role=user.role)
+
+
+Handler = Callable[[Request, "Services", Principal], Awaitable[Response]]
+PublicHandler = Callable[[Request, "Services"], Awaitable[Response]]
+
+
+def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
+    """Make a management endpoint that requires a signed-in user of at least `min_role`."""
+
+    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            services: Services = request.app.state.services
+            try:
+                principal = principal_of(request, services)
+                if principal is None:
+                    raise AuthenticationFailed("not signed in and no access token provided")
+                if principal.role < min_role:
+                    raise PermissionDenied("you do not have permission to do this")
+                return await handler(request, services, principal)
+            except TollwayError as exc:
+                return failure(exc)
+            except Exception:
+                log.exception("management request %s %s failed", request.method, request.url.path)
+                return failure(TollwayError("internal error in Tollway"))
+
+        return endpoint
+
+    return wrap
+
+
+def public(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
+    """Make a management endpoint anyone may call."""
+
+    async def endpoint(request: Request) -> Response:
+        services: Services = request.app.state.services
+        try:
+            return await handler(request, services)
+        except TollwayError as exc:
+            return failure(exc)
+        except Exception:
+            log.exception("management request %s %s failed", request.method, request.url.path)
+            return failure(TollwayError("internal error in Tollway"))
+
+    return endpoint
+
+
+async def read_json(request: Request, services: Services) -> dict[str, Any]:
+    """The JSON object in the body, or InvalidRequest saying why not."""
+    raw = await read_body(request, services.settings.max_request_body_bytes)
+    try:
+        data = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidRequest("request body must be a JSON object")
+    return data
+
+
+def int64(raw: object, name: str) -> int:
+    """A query or path value as an integer that fits the database's BIGINT, or InvalidRequest."""
+    try:
+        value = int(str(raw))
+    except ValueError as exc:
+        raise InvalidRequest(f"{name} must be an integer") from exc
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidRequest(f"{name} is out of range")
+    return value
+
+
+def keyword_number(keyword: str) -> int | None:
+    """A search keyword that is a plain decimal number in BIGINT range (an id or a log type), else None."""
+    # str.isdigit() is also true for digits like "²" that int() refuses, so check for ASCII digits only; the
+    # length check keeps int() within Python's limit on digits (and BIGINT has at most 19).
+    if keyword.isascii() and keyword.isdigit() and len(keyword) <= 19 and int(keyword) <= INT64_MAX:
+        return int(keyword)
+    return None
+
+
+def page(request: Request) -> tuple[int, int]:
+    """(offset, limit) from One API's `p` (0-based page) and an optional `size` (default 10, at most 100)."""
+    try:
+        number = max(0, int(request.query_params.get("p") or 0))
+        size = int(request.query_params.get("size") or request.query_params.get("page_size") or ITEMS_PER_PAGE)
+    except ValueError as exc:
+        raise InvalidRequest("p and size must be integers") from exc
+    size = min(max(1, size), MAX_PAGE_SIZE)
+    if number * size > INT64_MAX:
+        raise InvalidRequest("p is out of range")
+    return number * size, size
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    """An integer path parameter, or InvalidRequest."""
+    return int64(request.path_params.get(name, ""), name)
+
+
+def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, default: Any = None) -> Any:
+    """A field of a JSON body with its type checked (bool is never accepted as a number)."""
+    value = data.get(name, default)
+    if value is None:
+        return default
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds).replace("str", "string").replace("int", "integer")
+        raise InvalidRequest(f"'{name}' must be {names}")
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidRequest(f"'{name}' is out of range")
+    return value
+
+
+def like_prefix(keyword: str) -> str:
+    """A LIKE pattern (escape character `\\`) matching text that starts with `keyword`, its wildcards literal."""
+    return keyword.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"

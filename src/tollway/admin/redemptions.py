@@ -1,0 +1,181 @@
+"""Redemption codes: admins create them in batches, list, search, enable or disable and delete them; users redeem."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, delete, desc, insert, or_, select, update
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tollway.admin.envelope import (
+    MAX_PAGE_SIZE,
+    ROLE_ADMIN,
+    ROLE_COMMON,
+    Principal,
+    api,
+    field,
+    keyword_number,
+    like_prefix,
+    ok,
+    page,
+    path_id,
+    read_json,
+)
+from tollway.errors import InvalidRequest
+from tollway.storage import schema, writes
+from tollway.storage.cache import Row
+
+if TYPE_CHECKING:
+    from tollway.services import Services
+
+codes = schema.redemptions
+MAX_BATCH = 100
+MAX_NAME = 20
+_FIELDS = ("id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time", "used_user_id")
+
+
+def code_view(row: Row) -> dict[str, Any]:
+    """A code with One API's field names (admins see the key: they hand it out)."""
+    view = {name: row[name] for name in _FIELDS}
+    view["name"] = view["name"] or ""
+    view["used_user_id"] = view["used_user_id"] or 0
+    return view
+
+
+def new_key() -> str:
+    """32 random hex digits, the shape of One API's keys (a UUID without dashes)."""
+    return secrets.token_hex(16)
+
+
+def _name(data: dict[str, Any]) -> str:
+    name = str(field(data, "name", str, default="")).strip()
+    if not 1 <= len(name) <= MAX_NAME:
+        raise InvalidRequest(f"name must be 1-{MAX_NAME} characters")
+    return name
+
+
+def _quota(data: dict[str, Any]) -> int:
+    quota = field(data, "quota", int)
+    if quota is None or quota <= 0:
+        raise InvalidRequest("quota must be a positive integer")
+    return int(quota)
+
+
+async def _load(services: Services, code_id: int) -> Row:
+    async with services.engine.connect() as conn:
+        row = (await conn.execute(select(codes).where(codes.c.id == code_id))).mappings().first()
+    if row is None:
+        raise InvalidRequest(f"redemption code {code_id} not found")
+    return row
+
+
+@api(ROLE_ADMIN)
+async def list_codes(request: Request, services: Services, principal: Principal) -> Response:
+    offset, limit = page(request)
+    query = select(codes).order_by(desc(codes.c.id)).offset(offset).limit(limit)
+    async with services.engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return ok([code_view(row) for row in rows])
+
+
+@api(ROLE_ADMIN)
+async def search_codes(request: Request, services: Services, principal: Principal) -> Response:
+    """By id, or by name prefix (One API's SearchRedemptions), the 100 most recent."""
+    keyword = request.query_params.get("keyword", "").strip()
+    pattern = like_prefix(keyword)
+    match: ColumnElement[bool] = codes.c.name.like(pattern, escape="\\")
+    number = keyword_number(keyword)
+    if number is not None:
+        match = or_(codes.c.id == number, match)
+    query = select(codes).where(match).order_by(desc(codes.c.id)).limit(MAX_PAGE_SIZE)
+    async with services.engine.connect() as conn:
+        rows = (await conn.execute(query)).mappings().all()
+    return ok([code_view(row) for row in rows])
+
+
+@api(ROLE_ADMIN)
+async def get_code(request: Request, services: Services, principal: Principal) -> Response:
+    return ok(code_view(await _load(services, path_id(request))))
+
+
+@api(ROLE_ADMIN)
+async def create_codes(request: Request, services: Services, principal: Principal) -> Response:
+    """Body `{name, quota, count}`: make `count` (1-100) codes; answers their keys."""
+    data = await read_json(request, services)
+    name, quota = _name(data), _quota(data)
+    count = field(data, "count", int, default=1)
+    if not 1 <= count <= MAX_BATCH:
+        raise InvalidRequest(f"count must be between 1 and {MAX_BATCH}")
+    now = int(time.time())
+    keys = [new_key() for _ in range(count)]
+    rows = [{"user_id": principal.id, "key": key, "status": writes.CODE_ENABLED, "name": name, "quota": quota,
+             "created_time": now, "redeemed_time": 0, "used_user_id": 0} for key in keys]
+    async with services.engine.begin() as conn:  # all of the batch or none of it
+        await conn.execute(insert(codes), rows)
+    return ok(keys)
+
+
+@api(ROLE_ADMIN)
+async def update_code(request: Request, services: Services, principal: Principal) -> Response:
+    """Body `{id, name, quota}`, or `{id, status}` with `?status_only=1`; a redeemed code cannot change."""
+    data = await read_json(request, services)
+    code_id = field(data, "id", int)
+    if not code_id:
+        raise InvalidRequest("id is required")
+    row = await _load(services, code_id)
+    if row["status"] == writes.CODE_USED:
+        raise InvalidRequest("this redemption code has been redeemed and cannot be changed")
+    if request.query_params.get("status_only"):
+        status = field(data, "status", int)
+        if status not in (writes.CODE_ENABLED, writes.CODE_DISABLED):
+            raise InvalidRequest("status must be 1 (enabled) or 2 (disabled)")
+        changed = await writes.set_code_status(services.keeper, code_id, status)
+    else:
+        values = {"name": _name(data), "quota": _quota(data)}
+        async with services.engine.begin() as conn:
+            result = await conn.execute(update(codes).where(codes.c.id == code_id,
+                                                            codes.c.status != writes.CODE_USED).values(**values))
+        changed = bool(result.rowcount)
+    if not changed:  # redeemed (or deleted) while this request was on its way
+        raise InvalidRequest("this redemption code has been redeemed and cannot be changed")
+    return ok(code_view(await _load(services, code_id)))
+
+
+@api(ROLE_ADMIN)
+async def delete_code(request: Request, services: Services, principal: Principal) -> Response:
+    row = await _load(services, path_id(request))
+    async with services.engine.begin() as conn:
+        await conn.execute(delete(codes).where(codes.c.id == row["id"]))
+    return ok()
+
+
+@api(ROLE_COMMON)
+async def redeem(request: Request, services: Services, principal: Principal) -> Response:
+    """Body `{key}`: redeem a code for oneself; answers the quota credited (One API's `POST /api/user/topup`)."""
+    data = await read_json(request, services)
+    key = field(data, "key", str, default="").strip()
+    if not key:
+        raise InvalidRequest("redemption code is required")
+    if len(key) > 64:
+        raise InvalidRequest("invalid redemption code")
+    try:
+        code, _ = await writes.redeem(services.keeper, key, principal.id)
+    except writes.RedeemRefused as exc:
+        raise InvalidRequest(str(exc)) from exc
+    return ok(int(code["quota"] or 0))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/redemption/", list_codes, methods=["GET"]),
+        Route("/redemption/search", search_codes, methods=["GET"]),
+        Route("/redemption/{id:int}", get_code, methods=["GET"]),
+        Route("/redemption/", create_codes, methods=["POST"]),
+        Route("/redemption/", update_code, methods=["PUT"]),
+        Route("/redemption/{id:int}", delete_code, methods=["DELETE"]),
+        Route("/user/topup", redeem, methods=["POST"]),
+    ]

@@ -1,0 +1,45 @@
+"""Every route of the management API, mounted under /api."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from tollway.admin import (
+    balances,
+    channel_tests,
+    channels,
+    dashboard,
+    logs,
+    oauth,
+    options,
+    redemptions,
+    registration,
+    sessions,
+    status,
+    tokens,
+    users,
+)
+from tollway.relay.routes import invalid_url
+
+# Starlette gives a function route without `methods` only GET, so the catch-all lists them; without it a known
+# path called with another method answered a plain-text 405 instead of One API's JSON 404 "Invalid URL".
+_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def api_routes() -> list[BaseRoute]:
+    """All /api routes; `/api/user/` also answers as `/api/user`, as gin's trailing-slash redirect allowed."""
+    routes: list[BaseRoute] = []
+    modules = (
+        status, sessions, users, tokens, channels, options, logs,
+        # accounts and security modules
+        registration, oauth,
+        # operations modules
+        redemptions, dashboard, channel_tests, balances,
+    )
+    for module in modules:
+        for route in module.routes():
+            routes.append(route)
+            if isinstance(route, Route) and route.path.endswith("/") and len(route.path) > 1:
+                routes.append(Route(route.path.rstrip("/"), route.endpoint, methods=route.methods))
+    routes.append(Route("/{rest:path}", invalid_url, methods=_ANY_METHOD))
+    return routes

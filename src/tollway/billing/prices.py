@@ -1,0 +1,325 @@
+"""Built-in default prices as One API ratios: ratio 1 = $0.002 per 1K prompt tokens ($2 per 1M).
+
+`MODEL_RATIO[m]` is the prompt price of model m in that unit; `COMPLETION_RATIO[m]` is how many times
+dearer a completion token is. Operators override both with the `ModelRatio` / `CompletionRatio`
+options; keys may be `name` or `name(channelType)`. Prices in yuan use One API's 7 CNY per USD.
+"""
+
+from __future__ import annotations
+
+USD = 0.5  # ratio of a model priced $1 per 1M prompt tokens
+RMB = USD / 7  # ratio of a model priced ¥1 per 1M prompt tokens
+
+# name: (prompt $ or ¥ per 1M tokens as a ratio, completion ratio)
+_TABLE: dict[str, tuple[float, float]] = {
+    # OpenAI
+    "gpt-3.5-turbo": (0.5 * USD, 3),
+    "gpt-3.5-turbo-0125": (0.5 * USD, 3),
+    "gpt-3.5-turbo-1106": (1 * USD, 2),
+    "gpt-3.5-turbo-16k": (3 * USD, 4 / 3),
+    "gpt-3.5-turbo-instruct": (1.5 * USD, 4 / 3),
+    "gpt-4": (30 * USD, 2),
+    "gpt-4-0613": (30 * USD, 2),
+    "gpt-4-32k": (60 * USD, 2),
+    "gpt-4-turbo": (10 * USD, 3),
+    "gpt-4-turbo-2024-04-09": (10 * USD, 3),
+    "gpt-4-turbo-preview": (10 * USD, 3),
+    "gpt-4-1106-preview": (10 * USD, 3),
+    "gpt-4-0125-preview": (10 * USD, 3),
+    "gpt-4-vision-preview": (10 * USD, 3),
+    "gpt-4o": (2.5 * USD, 4),
+    "gpt-4o-2024-05-13": (5 * USD, 3),
+    "gpt-4o-2024-08-06": (2.5 * USD, 4),
+    "gpt-4o-2024-11-20": (2.5 * USD, 4),
+    "chatgpt-4o-latest": (5 * USD, 3),
+    "gpt-4o-mini": (0.15 * USD, 4),
+    "gpt-4o-mini-2024-07-18": (0.15 * USD, 4),
+    "gpt-4o-audio-preview": (2.5 * USD, 4),
+    "gpt-4o-search-preview": (2.5 * USD, 4),
+    "gpt-4o-mini-search-preview": (0.15 * USD, 4),
+    "gpt-4.1": (2 * USD, 4),
+    "gpt-4.1-2025-04-14": (2 * USD, 4),
+    "gpt-4.1-mini": (0.4 * USD, 4),
+    "gpt-4.1-nano": (0.1 * USD, 4),
+    "gpt-4.5-preview": (75 * USD, 2),
+    "gpt-5": (1.25 * USD, 8),
+    "gpt-5-chat-latest": (1.25 * USD, 8),
+    "gpt-5-mini": (0.25 * USD, 8),
+    "gpt-5-nano": (0.05 * USD, 8),
+    "gpt-5.1": (1.25 * USD, 8),
+    "o1": (15 * USD, 4),
+    "o1-preview": (15 * USD, 4),
+    "o1-mini": (1.1 * USD, 4),
+    "o1-pro": (150 * USD, 4),
+    "o3": (2 * USD, 4),
+    "o3-pro": (20 * USD, 4),
+    "o3-mini": (1.1 * USD, 4),
+    "o4-mini": (1.1 * USD, 4),
+    "davinci-002": (2 * USD, 1),
+    "babbage-002": (0.4 * USD, 1),
+    "text-embedding-ada-002": (0.1 * USD, 1),
+    "text-embedding-3-small": (0.02 * USD, 1),
+    "text-embedding-3-large": (0.13 * USD, 1),
+    "text-moderation-latest": (0.1, 1),
+    "text-moderation-stable": (0.1, 1),
+    "omni-moderation-latest": (0.1, 1),
+    "dall-e-2": (8, 1),  # per image: 8 × 1000 quota = $0.016 at 1024x1024 before the size ratio
+    "dall-e-3": (20, 1),  # $0.04 per standard 1024x1024 image
+    "gpt-image-1": (20, 1),
+    "whisper-1": (15, 1),  # per token of the transcript
+    "gpt-4o-transcribe": (2.5 * USD, 4),
+    "gpt-4o-mini-transcribe": (1.25 * USD, 4),
+    "tts-1": (15 * USD, 1),  # per character of input
+    "tts-1-1106": (15 * USD, 1),
+    "tts-1-hd": (30 * USD, 1),
+    "tts-1-hd-1106": (30 * USD, 1),
+    "gpt-4o-mini-tts": (0.6 * USD, 1),
+    # Anthropic
+    "claude-instant-1.2": (0.8 * USD, 3),
+    "claude-2.1": (8 * USD, 3),
+    "claude-3-haiku-20240307": (0.25 * USD, 5),
+    "claude-3-5-haiku-20241022": (0.8 * USD, 5),
+    "claude-3-5-haiku-latest": (0.8 * USD, 5),
+    "claude-haiku-4-5": (1 * USD, 5),
+    "claude-haiku-4-5-20251001": (1 * USD, 5),
+    "claude-3-sonnet-20240229": (3 * USD, 5),
+    "claude-3-5-sonnet-20240620": (3 * USD, 5),
+    "claude-3-5-sonnet-20241022": (3 * USD, 5),
+    "claude-3-5-sonnet-latest": (3 * USD, 5),
+    "claude-3-7-sonnet-20250219": (3 * USD, 5),
+    "claude-3-7-sonnet-latest": (3 * USD, 5),
+    "claude-sonnet-4-20250514": (3 * USD, 5),
+    "claude-sonnet-4-5": (3 * USD, 5),
+    "claude-sonnet-4-5-20250929": (3 * USD, 5),
+    "claude-3-opus-20240229": (15 * USD, 5),
+    "claude-opus-4-20250514": (15 * USD, 5),
+    "claude-opus-4-1-20250805": (15 * USD, 5),
+    "claude-opus-4-5": (5 * USD, 5),
+    # Anthropic / AWS Bedrock Claude (types 14, 33): models of their default lists missing above
+    "claude-2.0": (8 * USD, 3),
+    "claude-opus-4-5-20251101": (5 * USD, 5),
+    # Google
+    "gemini-pro": (0.5 * USD, 3),
+    "gemini-1.5-pro": (1.25 * USD, 4),
+    "gemini-1.5-flash": (0.075 * USD, 4),
+    "gemini-2.0-flash": (0.1 * USD, 4),
+    "gemini-2.0-flash-lite": (0.075 * USD, 4),
+    "gemini-2.5-pro": (1.25 * USD, 8),
+    "gemini-2.5-flash": (0.3 * USD, 25 / 3),
+    "gemini-2.5-flash-lite": (0.1 * USD, 4),
+    "text-embedding-004": (0.15 * USD, 1),
+    "gemini-embedding-001": (0.15 * USD, 1),
+    # Google Gemini, PaLM and Cohere (group B adaptors): One API's names, current list prices
+    "gemini-3-pro-preview": (2 * USD, 6),
+    "gemini-1.0-pro": (0.5 * USD, 3),
+    "embedding-001": (0.1 * USD, 1),
+    "PaLM-2": (1, 1),
+    "command": (1 * USD, 2),
+    "command-nightly": (1 * USD, 2),
+    "command-light": (0.3 * USD, 2),
+    "command-light-nightly": (0.3 * USD, 2),
+    "command-r": (0.5 * USD, 3),
+    "command-r-plus": (3 * USD, 5),
+    "command-r-08-2024": (0.15 * USD, 4),
+    "command-r-plus-08-2024": (2.5 * USD, 4),
+    "command-r7b-12-2024": (0.0375 * USD, 4),
+    "command-a-03-2025": (2.5 * USD, 4),
+    # DeepSeek
+    "deepseek-chat": (0.27 * USD, 1.1 / 0.27),
+    "deepseek-reasoner": (0.55 * USD, 2.19 / 0.55),
+    # Mistral
+    "mistral-large-latest": (2 * USD, 3),
+    "mistral-medium-latest": (0.4 * USD, 5),
+    "mistral-small-latest": (0.2 * USD, 3),
+    "open-mistral-nemo": (0.15 * USD, 1),
+    "codestral-latest": (0.3 * USD, 3),
+    "mistral-embed": (0.1 * USD, 1),
+    # Groq
+    "llama-3.1-8b-instant": (0.05 * USD, 1.6),
+    "llama-3.3-70b-versatile": (0.59 * USD, 0.79 / 0.59),
+    "gemma2-9b-it": (0.2 * USD, 1),
+    # xAI
+    "grok-2": (2 * USD, 5),
+    "grok-3": (3 * USD, 5),
+    "grok-3-mini": (0.3 * USD, 5 / 3),
+    "grok-4": (3 * USD, 5),
+    # Moonshot
+    "moonshot-v1-8k": (12 * RMB, 1),
+    "moonshot-v1-32k": (24 * RMB, 1),
+    "moonshot-v1-128k": (60 * RMB, 1),
+    "kimi-k2-0905-preview": (4 * RMB, 4),
+    # Alibaba (DashScope / Bailian)
+    "qwen-turbo": (0.3 * RMB, 2),
+    "qwen-plus": (0.8 * RMB, 2.5),
+    "qwen-max": (2.4 * RMB, 4),
+    "qwen-long": (0.5 * RMB, 4),
+    "text-embedding-v1": (0.5 * RMB, 1),
+    "text-embedding-v2": (0.5 * RMB, 1),
+    "text-embedding-v3": (0.5 * RMB, 1),
+    # Zhipu
+    "glm-4-plus": (5 * RMB, 1),
+    "glm-4-air": (0.5 * RMB, 1),
+    "glm-4-flash": (0.1 * RMB, 1),
+    "glm-4-long": (1 * RMB, 1),
+    "glm-4.5": (2 * RMB, 4),
+    "glm-4v-plus": (4 * RMB, 1),
+    "embedding-3": (0.5 * RMB, 1),
+    # Baichuan, MiniMax, 01.AI, StepFun, Doubao, 360, Baidu V2, Xunfei V2
+    "Baichuan4": (100 * RMB, 1),
+    "Baichuan3-Turbo": (12 * RMB, 1),
+    "Baichuan-Text-Embedding": (0.5 * RMB, 1),
+    "abab6.5s-chat": (1 * RMB, 1),
+    "MiniMax-Text-01": (1 * RMB, 8),
+    "yi-lightning": (0.99 * RMB, 1),
+    "yi-large": (20 * RMB, 1),
+    "step-1-8k": (5 * RMB, 4),
+    "step-2-16k": (38 * RMB, 120 / 38),
+    "doubao-pro-32k": (0.8 * RMB, 2.5),
+    "doubao-lite-32k": (0.3 * RMB, 2),
+    "360GPT_S2_V9": (12 * RMB, 1),
+    "embedding-bert-512-v1": (0.7 * RMB, 1),
+    "ernie-4.0-8k": (30 * RMB, 3),
+    "ernie-speed-128k": (0.0, 1),
+    "lite": (0.0, 1),
+    "generalv3.5": (30 * RMB, 1),
+    "4.0Ultra": (70 * RMB, 1),
+    # Baidu ERNIE (type 15), Zhipu GLM (type 16), Tencent Hunyuan (type 23): list prices in yuan per 1M tokens
+    "ERNIE-4.0-Turbo-8K": (20 * RMB, 3),
+    "ERNIE-4.0-8K": (30 * RMB, 3),
+    "ERNIE-3.5-8K": (0.8 * RMB, 2.5),
+    "ERNIE-3.5-128K": (0.8 * RMB, 2.5),
+    "ERNIE-Speed-8K": (0.0, 1),  # free
+    "ERNIE-Speed-128K": (0.0, 1),
+    "ERNIE-Lite-8K": (0.0, 1),
+    "ERNIE-Tiny-8K": (0.0, 1),
+    "Embedding-V1": (0.5 * RMB, 1),
+    "bge-large-zh": (0.5 * RMB, 1),
+    "bge-large-en": (0.5 * RMB, 1),
+    "tao-8k": (0.5 * RMB, 1),
+    "glm-4": (100 * RMB, 1),
+    "glm-4v": (50 * RMB, 1),
+    "embedding-2": (0.5 * RMB, 1),
+    "cogview-3": (250 * RMB, 1),  # ¥0.25 per image
+    "chatglm_turbo": (5 * RMB, 1),
+    "chatglm_pro": (10 * RMB, 1),
+    "chatglm_std": (5 * RMB, 1),
+    "chatglm_lite": (2 * RMB, 1),
+    "hunyuan-lite": (0.0, 1),  # free
+    "hunyuan-standard": (0.8 * RMB, 2.5),
+    "hunyuan-standard-256K": (15 * RMB, 4),
+    "hunyuan-pro": (30 * RMB, 10 / 3),
+    "hunyuan-turbo": (15 * RMB, 10 / 3),
+    "hunyuan-functioncall": (4 * RMB, 2),
+    "hunyuan-vision": (18 * RMB, 1),
+    "hunyuan-embedding": (0.7 * RMB, 1),
+    # Alibaba DashScope native (type 17), Xunfei Spark (type 18); Coze bots (type 34) are priced by the operator
+    "qwen-vl-max": (3 * RMB, 3),
+    "qwen-vl-plus": (1.5 * RMB, 3),
+    "wanx-v1": (160 * RMB, 1),  # ¥0.16 per image
+    "ali-stable-diffusion-xl": (160 * RMB, 1),
+    "ali-stable-diffusion-v1.5": (160 * RMB, 1),
+    "Spark-Lite": (0.0, 1),  # free
+    "Spark-Pro": (18 * RMB, 1),
+    "Spark-Pro-128K": (18 * RMB, 1),
+    "Spark-Max": (30 * RMB, 1),
+    "Spark-Max-32K": (30 * RMB, 1),
+    "Spark-4.0-Ultra": (70 * RMB, 1),
+    "SparkDesk": (18 * RMB, 1),  # One API's older Spark names, at its ¥0.018 / 1K
+    "SparkDesk-v1.1": (18 * RMB, 1),
+    "SparkDesk-v2.1": (18 * RMB, 1),
+    "SparkDesk-v3.1": (18 * RMB, 1),
+    "SparkDesk-v3.1-128K": (18 * RMB, 1),
+    "SparkDesk-v3.5": (18 * RMB, 1),
+    "SparkDesk-v3.5-32K": (18 * RMB, 1),
+    "SparkDesk-v4.0": (18 * RMB, 1),
+    # Together / Novita / SiliconFlow open models
+    "meta-llama/Llama-3.3-70B-Instruct-Turbo": (0.88 * USD, 1),
+    "Qwen/Qwen2.5-7B-Instruct": (0.0, 1),
+    "Qwen/Qwen2.5-72B-Instruct": (4.13 * RMB, 1),
+    "deepseek-ai/DeepSeek-V3": (2 * RMB, 4),
+    "deepseek-ai/DeepSeek-R1": (4 * RMB, 4),
+    # Ollama (30), Cloudflare Workers AI (37), DeepL (38), Replicate (46): group E adaptors.
+    # Ollama runs on the operator's own hardware: its default models are free on Ollama channels only.
+    "llama3.2(30)": (0.0, 1),
+    "llama3.1(30)": (0.0, 1),
+    "qwen3(30)": (0.0, 1),
+    "qwen2.5(30)": (0.0, 1),
+    "deepseek-r1(30)": (0.0, 1),
+    "gemma3(30)": (0.0, 1),
+    "llava(30)": (0.0, 1),
+    "nomic-embed-text(30)": (0.0, 1),
+    "all-minilm(30)": (0.0, 1),
+    # Workers AI list prices per 1M tokens (neurons converted by Cloudflare)
+    "@cf/meta/llama-3.1-8b-instruct": (0.282 * USD, 0.827 / 0.282),
+    "@cf/meta/llama-3.3-70b-instruct-fp8-fast": (0.293 * USD, 2.253 / 0.293),
+    "@cf/meta/llama-3.2-3b-instruct": (0.051 * USD, 0.335 / 0.051),
+    "@cf/mistral/mistral-7b-instruct-v0.1": (0.11 * USD, 0.19 / 0.11),
+    "@cf/qwen/qwq-32b": (0.66 * USD, 1 / 0.66),
+    "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b": (0.497 * USD, 4.881 / 0.497),
+    "@cf/openai/gpt-oss-120b": (0.35 * USD, 0.75 / 0.35),
+    "@cf/openai/gpt-oss-20b": (0.2 * USD, 0.3 / 0.2),
+    "@cf/baai/bge-base-en-v1.5": (0.067 * USD, 1),
+    "@cf/baai/bge-m3": (0.012 * USD, 1),
+    # DeepL: $25 per 1M characters sent; the usage's completion side (characters returned) is free, as in One API
+    "deepl-zh": (25 * USD, 0),
+    "deepl-en": (25 * USD, 0),
+    "deepl-ja": (25 * USD, 0),
+    "deepl-en-us": (25 * USD, 0),
+    "deepl-en-gb": (25 * USD, 0),
+    "deepl-de": (25 * USD, 0),
+    "deepl-fr": (25 * USD, 0),
+    # Replicate language models, per 1M tokens (One API wrote these 1000 times too high)
+    "meta/meta-llama-3-8b-instruct": (0.05 * USD, 5),
+    "meta/meta-llama-3-70b-instruct": (0.65 * USD, 2.75 / 0.65),
+    "meta/meta-llama-3.1-405b-instruct": (9.5 * USD, 1),
+    "mistralai/mistral-7b-instruct-v0.2": (0.05 * USD, 5),
+    "mistralai/mixtral-8x7b-instruct-v0.1": (0.3 * USD, 1 / 0.3),
+    # Replicate image models, per image: a ratio r costs r × 1000 quota, so $p per image is p × 1000 × USD
+    "black-forest-labs/flux-schnell": (0.003 * 1000 * USD, 1),
+    "black-forest-labs/flux-dev": (0.025 * 1000 * USD, 1),
+    "black-forest-labs/flux-pro": (0.055 * 1000 * USD, 1),
+    "black-forest-labs/flux-1.1-pro": (0.04 * 1000 * USD, 1),
+    "black-forest-labs/flux-1.1-pro-ultra": (0.06 * 1000 * USD, 1),
+    "stability-ai/stable-diffusion-3.5-large": (0.065 * 1000 * USD, 1),
+    "stability-ai/stable-diffusion-3.5-large-turbo": (0.04 * 1000 * USD, 1),
+    "ideogram-ai/ideogram-v2": (0.08 * 1000 * USD, 1),
+    "recraft-ai/recraft-v3": (0.04 * 1000 * USD, 1),
+}
+
+MODEL_RATIO: dict[str, float] = {name: round(prompt, 6) for name, (prompt, _) in _TABLE.items()}
+COMPLETION_RATIO: dict[str, float] = {name: round(ratio, 6) for name, (_, ratio) in _TABLE.items()}
+GROUP_RATIO: dict[str, float] = {"default": 1, "vip": 1, "svip": 1}
+
+# One API charges this ratio for a model it has no price for, and so does Tollway (with a warning).
+UNKNOWN_MODEL_RATIO = 30.0
+
+# Prefix fallbacks of the completion ratio for models missing from the tables (One API's hard-coded rules).
+COMPLETION_PREFIXES: tuple[tuple[str, float], ...] = (
+    ("gpt-3.5", 3),
+    ("gpt-4o", 4),
+    ("gpt-4.1", 4),
+    ("gpt-4-turbo", 3),
+    ("gpt-4-", 3),
+    ("gpt-4", 2),
+    ("gpt-5", 8),
+    ("chatgpt-4o", 3),
+    ("o1", 4),
+    ("o3", 4),
+    ("o4", 4),
+    ("claude-3", 5),
+    ("claude-", 5),
+    ("mistral-", 3),
+    ("gemini-", 4),
+    ("deepseek-", 2),
+    ("grok-", 5),
+)
+
+# Images: size → price multiplier, and limits on n and prompt length (One API's tables).
+IMAGE_SIZE_RATIO: dict[str, dict[str, float]] = {
+    "dall-e-2": {"256x256": 1, "512x512": 1.125, "1024x1024": 1.25},
+    "dall-e-3": {"1024x1024": 1, "1024x1792": 2, "1792x1024": 2},
+    "gpt-image-1": {"1024x1024": 1, "1024x1536": 1.5, "1536x1024": 1.5, "auto": 1},
+}
+IMAGE_N_RANGE: dict[str, tuple[int, int]] = {"dall-e-2": (1, 10), "dall-e-3": (1, 1), "gpt-image-1": (1, 10),
+                                             "wanx-v1": (1, 4)}
+IMAGE_PROMPT_LIMIT: dict[str, int] = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}

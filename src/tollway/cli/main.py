@@ -1,0 +1,83 @@
+"""`tollway serve` and `tollway migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from tollway import __version__
+from tollway.settings import Settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic announces every plugin it loads; only its warnings matter to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every upstream request at INFO; that belongs in DEBUG output only.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(logging.DEBUG if settings.debug else logging.WARNING)
+
+
+def serve(settings: Settings, port: int | None) -> None:
+    import uvicorn
+
+    from tollway.app import create_app
+
+    for name in settings.ignored:
+        logging.getLogger("tollway").info("%s is ignored: Tollway always caches and batches", name)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        access_log=settings.debug,
+        timeout_graceful_shutdown=30,
+        proxy_headers=True,
+    )
+
+
+def migrate(settings: Settings) -> None:
+    from tollway.storage.database import create_engine, log_url, main_url
+    from tollway.storage.migrate import migrate as run
+
+    async def go() -> None:
+        engine = create_engine(main_url(settings), settings)
+        await run(engine)
+        await engine.dispose()
+        separate = log_url(settings)
+        if separate is not None:
+            log_engine = create_engine(separate, settings)
+            await run(log_engine, role="logs")
+            await log_engine.dispose()
+
+    asyncio.run(go())
+    print("database is at the latest schema")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tollway", description="LLM gateway compatible with One API")
+    parser.add_argument("--version", action="version", version=f"tollway {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve_cmd = commands.add_parser("serve", help="run the gateway (default)")
+    serve_cmd.add_argument("--port", type=int, default=None, help="listen port (default PORT or 3000)")
+    commands.add_parser("migrate", help="bring the database schema up to date and exit")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"tollway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    _configure_logging(settings)
+    if args.command == "migrate":
+        migrate(settings)
+    else:
+        serve(settings, getattr(args, "port", None))
+
+
+if __name__ == "__main__":
+    main()

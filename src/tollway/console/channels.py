@@ -1,0 +1,148 @@
+"""Channel pages (admin): the list with tests, balances and inline priority/weight, and the add/edit form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from sqlalchemy import ColumnElement, Select, desc, func, or_, select, true
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tollway.admin.envelope import keyword_number, like_prefix
+from tollway.admin.views import channel_view
+from tollway.console import channel_forms
+from tollway.console.render import ROLE_ADMIN, Visitor, page, render
+from tollway.operations.balances import FETCHERS
+from tollway.routing import channel_types
+from tollway.storage import schema
+
+if TYPE_CHECKING:
+    from tollway.services import Services
+
+channels = schema.channels
+
+
+def _(text: str) -> str:
+    """Marks English text that is translated where it is shown (the catalog test finds it by this call)."""
+    return text
+
+PAGE_SIZE = 20
+CNY_BALANCE_TYPES = frozenset({36, 44})  # DeepSeek and SiliconFlow state balances in yuan
+STATUS_FILTERS = {"enabled": (1,), "disabled": (2, 3)}
+STATUS_BADGES = {1: ("ok", _("Enabled")), 2: ("warn", _("Disabled")), 3: ("bad", _("Disabled automatically"))}
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a list: which page (from 1), how many rows in all, and links that keep the other filters."""
+
+    number: int
+    size: int
+    total: int
+    query: dict[str, str]
+    path: str
+
+    @classmethod
+    def of(cls, request: Request, total: int, size: int = PAGE_SIZE) -> Paging:
+        query = {k: v for k, v in request.query_params.items() if k != "p" and v}
+        pages = max(1, -(-total // size))
+        try:
+            number = int(request.query_params.get("p") or 1)
+        except ValueError:
+            number = 1
+        return cls(min(max(1, number), pages), size, total, query, request.url.path)
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    def url(self, number: int) -> str:
+        query = {**self.query, "p": str(number)} if number > 1 else self.query
+        return f"{self.path}?{urlencode(query)}" if query else self.path
+
+    @property
+    def prev_url(self) -> str:
+        return self.url(self.number - 1) if self.number > 1 else ""
+
+    @property
+    def next_url(self) -> str:
+        return self.url(self.number + 1) if self.number < self.pages else ""
+
+
+def _filter(keyword: str, status: str) -> ColumnElement[bool]:
+    """The API's search (id, or name prefix) and an optional status filter."""
+    match: ColumnElement[bool] = true()
+    if keyword:
+        match = channels.c.name.like(like_prefix(keyword), escape="\\")
+        number = keyword_number(keyword)
+        if number is not None:
+            match = or_(channels.c.id == number, match)
+    if status in STATUS_FILTERS:
+        match = match & channels.c.status.in_(STATUS_FILTERS[status])
+    return match
+
+
+def _row(view: dict[str, Any]) -> dict[str, Any]:
+    """A channel as the list shows it."""
+    kind = channel_types.get(int(view["type"] or 0))
+    badge, status = STATUS_BADGES.get(int(view["status"] or 0), ("", _("Unknown")))
+    models = [m for m in (view["models"] or "").split(",") if m]
+    return {**view, "type_label": kind.label, "badge": badge, "status_text": status, "model_list": models,
+            "groups": [g for g in (view["group"] or "default").split(",") if g],
+            "balance_supported": kind.id in FETCHERS, "currency": "¥" if kind.id in CNY_BALANCE_TYPES else "$"}
+
+
+def _select(match: ColumnElement[bool]) -> Select[Any]:
+    return select(channels).where(match).order_by(desc(channels.c.priority), desc(channels.c.id))
+
+
+@page(ROLE_ADMIN)
+async def channel_list(request: Request, services: Services, seen: Visitor) -> Response:
+    keyword = request.query_params.get("keyword", "").strip()
+    status = request.query_params.get("status", "")
+    match = _filter(keyword, status)
+    async with services.engine.connect() as conn:
+        total = int((await conn.execute(select(func.count()).select_from(channels).where(match))).scalar_one())
+        paging = Paging.of(request, total)
+        rows = (await conn.execute(_select(match).offset(paging.offset).limit(paging.size))).mappings().all()
+    items = [_row(channel_view(row, services.cache, services.keybox)) for row in rows]
+    run = services.operations.tester.run
+    try:
+        added = int(request.query_params.get("added") or 0)
+    except ValueError:
+        added = 0
+    return render(request, services, "channels/list.html", channels=items, paging=paging, keyword=keyword,
+                  status_filter=status, run=run.view() if run else None, added=added,
+                  saved=request.query_params.get("saved") == "1",
+                  disabled_count=sum(1 for c in services.cache.channels.values() if c.status != 1))
+
+
+@page(ROLE_ADMIN)
+async def channel_add(request: Request, services: Services, seen: Visitor) -> Response:
+    return render(request, services, "channels/edit.html", **channel_forms.context(services, None, seen.language))
+
+
+@page(ROLE_ADMIN)
+async def channel_edit(request: Request, services: Services, seen: Visitor) -> Response:
+    channel_id = int(request.path_params["id"])
+    async with services.engine.connect() as conn:
+        row = (await conn.execute(select(channels).where(channels.c.id == channel_id))).mappings().first()
+    if row is None:
+        return render(request, services, "error.html", status=404, code=404, message="This channel does not exist.")
+    view = channel_view(row, services.cache, services.keybox)
+    return render(request, services, "channels/edit.html", **channel_forms.context(services, view, seen.language))
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/channel", channel_list, methods=["GET"]),
+        Route("/channel/add", channel_add, methods=["GET"]),
+        Route("/channel/edit/{id:int}", channel_edit, methods=["GET"]),
+    ]

@@ -1,0 +1,111 @@
+"""The dashboard: one's figures and the last 7 days of usage by day and by model; admins may see everyone's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tollway.admin import dashboard as usage
+from tollway.console import charts
+from tollway.console.i18n import Translator
+from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, format_quota, page, render
+from tollway.storage import schema
+from tollway.storage.rollups import DAY, EVERYONE, day_label
+
+if TYPE_CHECKING:
+    from tollway.services import Services
+
+rollups = schema.log_rollups
+MODEL_BARS = 12  # the busiest models get a bar; the table lists them all
+
+
+@dataclass
+class Totals:
+    """Sums of One API's dashboard rows ({Day, ModelName, RequestCount, Quota, PromptTokens, CompletionTokens})."""
+
+    requests: int = 0
+    quota: int = 0
+    prompt: int = 0
+    completion: int = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.requests += row["RequestCount"]
+        self.quota += row["Quota"]
+        self.prompt += row["PromptTokens"]
+        self.completion += row["CompletionTokens"]
+
+
+@dataclass
+class Usage:
+    days: dict[str, Totals]
+    models: dict[str, Totals] = field(default_factory=dict)
+    total: Totals = field(default_factory=Totals)
+
+
+def summarize(rows: list[dict[str, Any]], first_day: int) -> Usage:
+    """The rows summed per day (every one of the 7 days, empty ones too) and per model (busiest first)."""
+    found = Usage(days={day_label(first_day + i * DAY): Totals() for i in range(usage.DAYS)})
+    for row in rows:
+        found.days.setdefault(row["Day"], Totals()).add(row)
+        found.models.setdefault(row["ModelName"], Totals()).add(row)
+        found.total.add(row)
+    found.models = dict(sorted(found.models.items(), key=lambda item: (-item[1].quota, -item[1].requests, item[0])))
+    return found
+
+
+def draw(found: Usage, _: Translator, quota: charts.Format) -> dict[str, charts.Chart]:
+    """The dashboard's four charts."""
+    days = list(found.days)
+    names = [day[5:] for day in days]  # MM-DD under the columns
+    per_day = list(found.days.values())
+
+    def count(value: float) -> str:
+        return f"{int(value):,}"
+
+    return {
+        "requests": charts.columns(
+            names, [charts.Series(_("Requests"), [d.requests for d in per_day])], count,
+            summary=_("Requests per day, last 7 days: {total} in all", total=count(found.total.requests))),
+        "quota": charts.line(
+            names, charts.Series(_("Quota used"), [d.quota for d in per_day]), quota,
+            summary=_("Quota used per day, last 7 days: {total} in all", total=quota(found.total.quota))),
+        "tokens": charts.columns(
+            names, [charts.Series(_("Prompt tokens"), [d.prompt for d in per_day]),
+                    charts.Series(_("Completion tokens"), [d.completion for d in per_day])], count,
+            summary=_("Tokens per day, last 7 days: {total} in all",
+                      total=count(found.total.prompt + found.total.completion))),
+        "models": charts.bars(
+            [(name or _("(no model)"), totals.quota) for name, totals in list(found.models.items())[:MODEL_BARS]],
+            quota, summary=_("Quota used by model, last 7 days: {count} models", count=len(found.models))),
+    }
+
+
+@page(ROLE_COMMON)
+async def dashboard(request: Request, services: Services, seen: Visitor) -> Response:
+    assert seen.user is not None
+    everyone = request.query_params.get("scope") == "all"
+    if everyone and seen.role < ROLE_ADMIN:
+        return render(request, services, "error.html", status=403, code=403,
+                      message="You do not have permission to open this page.")
+    username = request.query_params.get("username", "").strip() if everyone else ""
+    owner: int | None = EVERYONE if everyone else seen.user.id
+    if username:
+        owner = next((u.id for u in services.cache.users.values() if u.username == username), None)
+    first, last = usage._last_days(usage.DAYS)  # the same days and rows as GET /api/user/dashboard
+    rows = [] if owner is None else await usage._query(
+        services, [rollups.c.user_id == owner, rollups.c.day >= first, rollups.c.day <= last])
+    found = summarize(rows, first)
+    translate = Translator(seen.language)
+    figures = draw(found, translate, lambda value: format_quota(services, value))
+    user = seen.user
+    return render(request, services, "dashboard/index.html", everyone=everyone, username=username,
+                  unknown_user=bool(username) and owner is None, usage=found, charts=figures,
+                  balance=user.quota.value, used=user.used_quota.value, requests=user.request_count.value)
+
+
+def routes() -> list[Route]:
+    return [Route("/dashboard", dashboard, methods=["GET"])]

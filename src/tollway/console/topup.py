@@ -1,0 +1,51 @@
+"""Top-up: one's balance, redeeming a code (POST /api/user/topup from the browser) and the external TopUpLink."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tollway.admin import logs as log_api
+from tollway.admin.views import log_view
+from tollway.console.render import ROLE_COMMON, Visitor, page, render
+from tollway.storage import schema, writes
+from tollway.storage.cache import UserEntry
+
+if TYPE_CHECKING:
+    from tollway.services import Services
+
+logs = schema.logs
+RECENT = 5
+
+
+def top_up_url(link: str, user: UserEntry) -> str:
+    """One API's TopUpLink with `username`, `user_id` and a fresh `transaction_id` added to its query."""
+    link = link.strip()
+    if not link.lower().startswith(("https://", "http://")):  # anything else could run script when clicked
+        return ""
+    parts = urlsplit(link)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), ("username", user.username),
+             ("user_id", str(user.id)), ("transaction_id", str(uuid.uuid4()))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@page(ROLE_COMMON)
+async def topup(request: Request, services: Services, seen: Visitor) -> Response:
+    assert seen.user is not None
+    user, options = seen.user, services.cache.options
+    where = [logs.c.user_id == user.id, logs.c.type == writes.LOG_TOPUP]
+    async with services.log_engine.connect() as conn:
+        rows = (await conn.execute(log_api.page_query(where, 0, RECENT))).mappings().all()
+    return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
+                  link=top_up_url(str(options["TopUpLink"] or ""), user),
+                  recent=[log_view(row, with_id=False) for row in rows],
+                  currency=bool(options["DisplayInCurrencyEnabled"]), per_unit=options.quota_per_unit)
+
+
+def routes() -> list[Route]:
+    return [Route("/topup", topup, methods=["GET"])]

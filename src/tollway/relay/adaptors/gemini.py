@@ -1,0 +1,98 @@
+"""Google Gemini (Generative Language API, channel type 24): URLs, API version and key; the format lives beside it.
+
+Request and answer conversion (`gemini_request`, `gemini_answer`, `gemini_stream`) do not depend on the URL
+or the credential, so Vertex AI reuses them with its own endpoint and OAuth token.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import orjson
+
+from tollway.billing.tokenizer import Counter
+from tollway.errors import UpstreamError
+from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
+from tollway.relay.adaptors.failures import not_served
+from tollway.relay.adaptors.gemini_answer import embeddings_answer, gemini_answer
+from tollway.relay.adaptors.gemini_errors import google_error
+from tollway.relay.adaptors.gemini_request import embedding_body, gemini_body
+from tollway.relay.adaptors.gemini_stream import GeminiStream
+from tollway.relay.calls import Call, Mode
+from tollway.settings import Settings
+
+# Models served only by v1beta (and what v1 lacks: systemInstruction, tools, JSON output, thinking).
+_BETA_MODELS = ("gemini-1.5", "gemini-2", "gemini-3", "gemini-exp", "gemini-embedding", "gemma-", "learnlm")
+_BETA_FIELDS = ("systemInstruction", "tools", "toolConfig")
+_BETA_CONFIG = ("responseMimeType", "responseJsonSchema", "thinkingConfig")
+
+
+def api_version(configured: str, model: str, body: dict[str, object]) -> str:
+    """The API version to call: the configured one, moved from v1 to v1beta when the model or body needs it."""
+    if configured != "v1":
+        return configured
+    config = body.get("generationConfig")
+    needs_beta = (
+        model.startswith(_BETA_MODELS) or "-exp" in model or "preview" in model or model.endswith("-latest")
+        or any(name in body for name in _BETA_FIELDS)
+        or (isinstance(config, dict) and any(name in config for name in _BETA_CONFIG))
+    )
+    return "v1beta" if needs_beta else configured
+
+
+def embedding_tokens(call: Call, model: str) -> int:
+    """Prompt tokens of an embeddings call, which Gemini does not report: texts counted, token arrays taken as is."""
+    value = call.body.get("input")
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, int) for v in value)):
+        value = [value]
+    counter = Counter(model)
+    total = 0
+    for item in value if isinstance(value, list) else ():
+        total += counter.text(item) if isinstance(item, str) else len(item) if isinstance(item, list) else 0
+    return total
+
+
+class GeminiAdaptor(Adaptor):
+    """Translator for Gemini channels: chat (whole and streamed, tools, vision, thinking) and embeddings."""
+
+    inline_images = True
+
+    def __init__(self, *, version: str = "v1", safety: str = "BLOCK_NONE") -> None:
+        self.version = version
+        self.safety = safety
+
+    def request(self, call: Call, target: Target) -> UpstreamRequest:
+        model = target.model.removeprefix("models/")
+        channel = target.channel
+        stream, reset = False, False
+        if call.mode is Mode.CHAT:
+            body = gemini_body(call, model, safety=self.safety, system_prompt=channel.system_prompt)
+            stream, reset = call.stream, bool(channel.system_prompt)
+            action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        elif call.mode is Mode.EMBEDDINGS:
+            body, action = embedding_body(call, model), "batchEmbedContents"
+        else:
+            raise not_served(target.type.label, call.path)
+        base = (channel.base_url or target.type.base_url).rstrip("/")
+        version = api_version(str(channel.config.get("api_version") or self.version), model, body)
+        headers = {"Content-Type": "application/json", "x-goog-api-key": channel.key}
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        url = f"{base}/{version}/models/{quote(model, safe='')}:{action}"
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=stream, system_prompt_reset=reset)
+
+    def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
+        if call.mode is Mode.EMBEDDINGS:
+            return embeddings_answer(call, body, embedding_tokens(call, target.model))
+        return gemini_answer(call, body)
+
+    def translator(self, call: Call, target: Target) -> StreamTranslator:
+        return GeminiStream(call)
+
+    def error(self, status: int, body: bytes) -> UpstreamError:
+        return google_error(status, body)
+
+
+def build(settings: Settings) -> GeminiAdaptor:
+    """The family's adaptor, as the registry makes it."""
+    return GeminiAdaptor(version=settings.gemini_version, safety=settings.gemini_safety_setting)

@@ -1,0 +1,210 @@
+"""The OpenAI-format family: OpenAI, Azure and every provider that speaks OpenAI's API (table rows)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx2
+import orjson
+
+from tollway.relay import sse
+from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
+from tollway.relay.adaptors.failures import body_error, load_json, not_served, upstream_error
+from tollway.relay.adaptors.line_stream import LineStream
+from tollway.relay.adaptors.openai_out import usage_frame
+from tollway.relay.calls import Call, Mode
+from tollway.relay.usage import Usage, from_openai
+from tollway.settings import Settings
+
+AZURE = 3
+_CLOUDFLARE_GATEWAY = "https://gateway.ai.cloudflare.com"
+_TRANSCRIPTS = (Mode.TRANSCRIPTION, Mode.TRANSLATION)
+
+
+def request_url(call: Call, target: Target) -> str:
+    """Where a call goes on this channel: the type's path rules applied to its base URL."""
+    kind = target.type
+    base = (target.channel.base_url or kind.base_url).rstrip("/")
+    path = call.path
+    if kind.id == AZURE:
+        version = str(target.channel.config.get("api_version") or "")
+        if call.mode is Mode.IMAGES:
+            return f"{base}/openai/deployments/{target.model}/images/generations?api-version={version}"
+        deployment = target.model.replace(".", "")
+        task = path.removeprefix("/v1/")
+        if base.startswith(_CLOUDFLARE_GATEWAY):
+            return f"{base}/{deployment}/{task}?api-version={version}"
+        return f"{base}/openai/deployments/{deployment}/{task}?api-version={version}"
+    if kind.only and path not in kind.only:
+        raise not_served(kind.label, path)
+    if path in kind.paths:
+        return base + kind.paths[path]
+    if kind.strip_v1 or (kind.id == 1 and base.startswith(_CLOUDFLARE_GATEWAY)):
+        return base + path.removeprefix("/v1")
+    return base + path
+
+
+def with_system_prompt(messages: list[Any], prompt: str) -> list[Any]:
+    """The channel's system prompt replaces the first system message's content, or is put first."""
+    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+        return [{**messages[0], "content": prompt}, *messages[1:]]
+    return [{"role": "system", "content": prompt}, *messages]
+
+
+def multipart(call: Call, model: str) -> tuple[bytes, str]:
+    """The upload re-encoded with another model name (when a channel maps the model)."""
+    data = [(name, model if name == "model" else value) for name, value in call.fields]
+    if not any(name == "model" for name, _ in data):
+        data.append(("model", model))
+    files = [(f.field, (f.filename, f.data, f.content_type)) for f in call.files]
+    encoded = httpx2.Request("POST", "http://upstream", data=dict(data), files=files)
+    return encoded.read(), encoded.headers["content-type"]
+
+
+class OpenAIAdaptor(Adaptor):
+    """Translator for upstreams that already speak OpenAI's format: it mostly leaves bytes alone."""
+
+    def __init__(self, *, enforce_include_usage: bool = False) -> None:
+        self.enforce_include_usage = enforce_include_usage
+
+    def request(self, call: Call, target: Target) -> UpstreamRequest:
+        channel, kind = target.channel, target.type
+        headers = {"Content-Type": call.content_type}
+        if kind.id == AZURE:
+            headers["api-key"] = channel.key
+        else:
+            headers["Authorization"] = f"Bearer {channel.key}"
+        headers.update(kind.headers)
+        content, reset = call.raw, False
+        if call.files:
+            if target.model != call.model:
+                content, headers["Content-Type"] = multipart(call, target.model)
+        else:
+            changes: dict[str, Any] = {}
+            if target.model != call.model:
+                changes["model"] = target.model
+            if call.mode is Mode.CHAT and channel.system_prompt:
+                changes["messages"] = with_system_prompt(call.body["messages"], channel.system_prompt)
+                reset = True
+            if call.stream:
+                headers["Accept"] = "text/event-stream"
+                if (kind.stream_usage or self.enforce_include_usage) and not call.wants_usage:
+                    # Ask for usage so billing uses the provider's count; the client gets it as well.
+                    options = call.body.get("stream_options") or {}
+                    changes["stream_options"] = {**options, "include_usage": True}
+            if changes:
+                content = orjson.dumps({**call.body, **changes})
+        return UpstreamRequest("POST", request_url(call, target), headers, content, stream=call.stream,
+                               system_prompt_reset=reset)
+
+    def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
+        if call.mode is Mode.SPEECH:
+            return Answer(status, body, media_type or "audio/mpeg")
+        if call.mode in _TRANSCRIPTS and "json" not in media_type:
+            return Answer(status, body, media_type or "text/plain", transcript=body.decode("utf-8", "replace"))
+        data = load_json(body)
+        if body_error(data) is not None:
+            raise upstream_error(502 if status < 400 else status, body)
+        usage = from_openai(data.get("usage")) if isinstance(data, dict) else None
+        if call.mode in _TRANSCRIPTS:
+            return Answer(status, body, media_type, usage=usage, transcript=str(data.get("text") or ""))
+        return Answer(status, body, media_type or "application/json", usage=usage, text=_answer_text(data))
+
+    def translator(self, call: Call, target: Target) -> OpenAIStream:
+        return OpenAIStream(call)
+
+
+def _answer_text(data: Any) -> str:
+    """The generated text of a whole answer: message contents, tool call arguments or completion texts."""
+    parts: list[str] = []
+    choices = data.get("choices") if isinstance(data, dict) else None
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message")
+        if isinstance(message, dict):
+            _collect(message, parts)
+        elif isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+    return "".join(parts)
+
+
+def _collect(delta: dict[str, Any], parts: list[str]) -> None:
+    for name in ("content", "reasoning_content"):
+        value = delta.get(name)
+        if isinstance(value, str):
+            parts.append(value)
+    calls = delta.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            for name in ("name", "arguments"):
+                if isinstance(function.get(name), str):
+                    parts.append(function[name])
+
+
+class OpenAIStream(LineStream):
+    """Re-emits an OpenAI-format stream event by event, reading usage and text on the way."""
+
+    def __init__(self, call: Call) -> None:
+        super().__init__()
+        self.call = call
+        self._id = ""
+        self._model = call.model
+        self._created = 0
+
+    def line(self, line: bytes) -> list[bytes]:
+        payload = sse.data_of(line)
+        if payload is None:
+            return []  # blank lines, comments, event: and id: lines
+        payload = payload.strip()
+        if not payload:
+            return []
+        if payload == b"[DONE]":
+            self.state.finished = True
+            return []
+        try:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return [sse.frame(payload)]
+        if not isinstance(chunk, dict):
+            return []
+        if body_error(chunk) is not None:
+            self.state.error = upstream_error(500, payload)
+            return [sse.frame(payload)]
+        choices = chunk.get("choices")
+        usage = from_openai(chunk.get("usage"))
+        if usage is None and isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            usage = from_openai(choices[0].get("usage"))  # Moonshot puts it inside the choice
+        if usage is not None:
+            self.state.usage = usage
+        if not choices:
+            # Azure's preamble and content-filter chunks carry neither choices nor usage.
+            return [sse.frame(payload)] if usage is not None else []
+        if not self._id:
+            self._id = str(chunk.get("id") or "")
+            self._model = str(chunk.get("model") or self._model)
+            self._created = int(chunk.get("created") or 0)
+        for choice in choices:
+            if isinstance(choice, dict):
+                delta = choice.get("delta")
+                if isinstance(delta, dict):
+                    _collect(delta, self.state.text)
+                elif isinstance(choice.get("text"), str):
+                    self.state.text.append(choice["text"])
+        return [sse.frame(payload)]
+
+    def end(self, usage: Usage | None) -> list[bytes]:
+        out: list[bytes] = []
+        if usage is not None and self.state.usage is None and self.call.wants_usage:
+            # The upstream sent no usage; the client asked for it, so send the locally counted one.
+            kind = "chat.completion.chunk" if self.call.mode is Mode.CHAT else "text_completion"
+            out.append(usage_frame(self._id, kind, self._created or int(time.time()), self._model, usage))
+        out.append(sse.DONE)
+        return out
+
+
+def build(settings: Settings) -> OpenAIAdaptor:
+    """The family's adaptor, as the registry makes it."""
+    return OpenAIAdaptor(enforce_include_usage=settings.enforce_include_usage)

@@ -1,0 +1,50 @@
+"""Which adaptor translates for which channel type: `tollway.relay.adaptors.<family>.build(settings)`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import cast
+
+from tollway.errors import UpstreamError
+from tollway.relay.adaptors.base import Adaptor
+from tollway.routing.channel_types import TYPES, ChannelType
+from tollway.settings import Settings
+
+
+class Adaptors:
+    """One adaptor instance per provider family, made on first use from the family's module."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._families: dict[str, Adaptor] = {}
+
+    def register(self, family: str, adaptor: Adaptor) -> None:
+        """Use this adaptor for a family (tests use it to plug in their own)."""
+        self._families[family] = adaptor
+
+    def for_type(self, kind: ChannelType) -> Adaptor:
+        """The adaptor of a channel type; a family without one fails over to another channel."""
+        adaptor = self._families.get(kind.family)
+        if adaptor is None:
+            try:
+                module = importlib.import_module(f"tollway.relay.adaptors.{kind.family}")
+            except ModuleNotFoundError:
+                raise UpstreamError(
+                    f"channel type {kind.label} ({kind.id}) is not supported by this Tollway version yet",
+                    status_code=501,
+                    code="channel_type_not_supported",
+                    retryable=True,
+                ) from None
+            adaptor = self._families[kind.family] = cast(Adaptor, module.build(self.settings))
+        return adaptor
+
+    def supported(self) -> set[int]:
+        """Channel types whose family has an adaptor module."""
+        found = set()
+        for type_id, kind in TYPES.items():
+            try:
+                self.for_type(kind)
+            except UpstreamError:
+                continue
+            found.add(type_id)
+        return found

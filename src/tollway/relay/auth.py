@@ -1,0 +1,114 @@
+"""Relay authentication: `Authorization: Bearer sk-KEY[-CHANNEL]` checked against the token cache."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from tollway.errors import AuthenticationFailed, InsufficientQuota, PermissionDenied
+from tollway.storage import schema
+from tollway.storage.cache import Cache, TokenEntry, UserEntry
+from tollway.storage.keeper import Keeper
+
+TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED = 1, 2, 3, 4
+USER_ENABLED = 1
+ROLE_ADMIN = 10
+
+# How long an unknown key is remembered as unknown, so that bad keys cannot make us query the database.
+_UNKNOWN_TTL = 30.0
+_UNKNOWN_MAX = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling the relay."""
+
+    token: TokenEntry
+    user: UserEntry
+    pinned_channel: int | None = None
+
+
+def parse_key(header: str) -> tuple[str, str]:
+    """(key, channel suffix) from an Authorization header value."""
+    value = header.strip()
+    if value[:7].lower() == "bearer ":
+        value = value[7:].strip()
+    value = value.removeprefix("sk-")
+    key, _, channel = value.partition("-")
+    return key, channel
+
+
+class Authenticator:
+    """Checks relay keys in memory; a key not in memory is looked up once (a token made on another node)."""
+
+    def __init__(self, cache: Cache, keeper: Keeper) -> None:
+        self.cache = cache
+        self.keeper = keeper
+        self._unknown: dict[str, float] = {}
+
+    async def caller(self, authorization: str, client_ip: str) -> Caller:
+        """Validate the key (status, expiry, quota, owner, subnet) and return the caller, or raise."""
+        key, channel = parse_key(authorization)
+        if not key:
+            raise AuthenticationFailed("no API key provided; send Authorization: Bearer sk-...")
+        token = self.cache.tokens.get(key) or await self._load(key)
+        if token is None:
+            raise AuthenticationFailed("invalid API key")
+        if token.status == TOKEN_EXHAUSTED:
+            raise InsufficientQuota("this token's quota is used up", code="insufficient_token_quota")
+        if token.status == TOKEN_EXPIRED or 0 <= token.expired_time < time.time():
+            raise AuthenticationFailed("this token has expired", code="token_expired")
+        if token.status != TOKEN_ENABLED:
+            raise AuthenticationFailed("this token is disabled", code="token_disabled")
+        if not token.unlimited and token.remain.available <= 0:
+            raise InsufficientQuota("this token's quota is used up", code="insufficient_token_quota")
+        user = self.cache.users.get(token.user_id)
+        if user is None or user.status != USER_ENABLED:
+            raise PermissionDenied("the owner of this token is disabled", code="user_disabled")
+        if token.subnets is not None and not _allowed(client_ip, token):
+            raise PermissionDenied(f"this token may not be used from {client_ip}", code="ip_not_allowed")
+        pinned = None
+        if channel:
+            if user.role < ROLE_ADMIN:
+                raise PermissionDenied("only administrators may pin a channel with sk-KEY-CHANNEL",
+                                       code="channel_pin_forbidden")
+            if not channel.isdigit():
+                raise AuthenticationFailed("the channel suffix of the key must be a channel id")
+            pinned = int(channel)
+        return Caller(token=token, user=user, pinned_channel=pinned)
+
+    async def _load(self, key: str) -> TokenEntry | None:
+        now = time.monotonic()
+        if self._unknown.get(key, 0.0) > now or len(key) > 48:
+            return None
+        async with self.keeper.engine.connect() as conn:
+            token_row = (await conn.execute(select(schema.tokens).where(schema.tokens.c.key == key))).mappings().first()
+            user_row = None
+            if token_row is not None:
+                user_row = (await conn.execute(
+                    select(schema.users).where(schema.users.c.id == token_row["user_id"]))).mappings().first()
+        if token_row is None or user_row is None:
+            if len(self._unknown) >= _UNKNOWN_MAX:
+                self._unknown = {k: t for k, t in self._unknown.items() if t > now}
+            self._unknown[key] = now + _UNKNOWN_TTL
+            return None
+        if token_row["user_id"] not in self.cache.users:
+            self.cache.put_user(user_row)
+        return self.cache.tokens.get(key) or self.cache.put_token(token_row)
+
+
+def allow_model(caller: Caller, model: str) -> None:
+    """Refuse a model outside the token's allow-list (an empty list allows every model)."""
+    if caller.token.models is not None and model not in caller.token.models:
+        raise PermissionDenied(f"this token may not use model {model}", code="model_not_allowed")
+
+
+def _allowed(client_ip: str, token: TokenEntry) -> bool:
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in token.subnets or ())

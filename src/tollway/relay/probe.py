@@ -1,0 +1,125 @@
+"""One test chat request to one channel, through its type's real adaptor and the relay's transport, never billed.
+
+Channel tests (One API's `/api/channel/test`) use it: the request is exactly what a client's chat call to
+that model would send upstream (credential exchange, model mapping, system prompt, stream-only providers),
+but no quota is held, nothing is settled and no consume log is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from tollway.errors import TollwayError, UpstreamError
+from tollway.relay import assembly, calls, streaming
+from tollway.relay.adaptors.base import Target
+from tollway.relay.calls import Call, Mode
+from tollway.relay.pipeline import Relay
+from tollway.relay.transport import Source, open_http, open_socket
+from tollway.routing import channel_types
+from tollway.storage.cache import ChannelEntry
+
+log = logging.getLogger(__name__)
+
+_MAX_FOLLOWS = 120  # polls of an asynchronous upstream task before the probe gives up
+
+
+@dataclass
+class ProbeResult:
+    """What one test request found out."""
+
+    success: bool
+    message: str  # the model's reply, or why the test failed
+    code: int  # HTTP status of the upstream's answer (0 when it could not be reached or read)
+    took: float  # seconds
+    model: str  # the model asked for
+    actual_model: str  # the model the upstream was asked for, after the channel's mapping
+    error: UpstreamError | None = None
+
+
+async def probe(relay: Relay, channel: ChannelEntry, model: str, prompt: str, *, timeout: float) -> ProbeResult:
+    """Send `prompt` to `model` on `channel` and judge the answer as One API does (a text reply is a pass)."""
+    actual = channel.model_mapping.get(model, model)
+    started = time.monotonic()
+    error: UpstreamError | None = None
+    code = 0
+    try:
+        async with asyncio.timeout(timeout):
+            answer = await _ask(relay, channel, model, actual, prompt)
+        code = 200
+        message = _reply(answer)
+        return ProbeResult(True, message, code, time.monotonic() - started, model, actual)
+    except UpstreamError as exc:
+        error, code, message = exc, exc.status_code if exc.status_code < 600 else 0, exc.message
+        if exc.code in ("upstream_unreachable", "upstream_timeout", "upstream_read_error"):
+            code = 0
+    except TimeoutError:
+        message = f"no answer within {timeout:g} s"
+    except TollwayError as exc:
+        message = exc.message
+    except ValueError as exc:
+        code, message = 200, str(exc)
+    except Exception as exc:  # a broken adaptor must fail the test, not the whole run
+        log.exception("testing channel %s failed unexpectedly", channel.id)
+        message = f"internal error while testing: {exc!r}"
+    return ProbeResult(False, message, code, time.monotonic() - started, model, actual, error)
+
+
+def _call(model: str, prompt: str) -> Call:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    return calls.parse_json(Mode.CHAT, orjson.dumps(body))
+
+
+async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, prompt: str) -> Any:
+    """The upstream's answer as OpenAI's whole chat completion (a stream is assembled)."""
+    if not channel.key:
+        raise UpstreamError("the channel's key cannot be opened (sealed with another ENCRYPTION_KEY?)",
+                            status_code=500, code="channel_key_unreadable")
+    kind = channel_types.get(channel.type)
+    adaptor = relay.adaptors.for_type(kind)
+    call = _call(model, prompt)
+    target = Target(channel, kind, actual)
+    exchange = adaptor.credential(target)
+    if exchange is not None:
+        target = dataclasses.replace(target, credential=await relay.credentials.get(exchange))
+    request = adaptor.request(call, target)
+    for _ in range(_MAX_FOLLOWS):
+        source: Source
+        if request.transport == "websocket":
+            source = await open_socket(request, adaptor, relay.clients.socket_timeout)
+        else:
+            source = await open_http(relay.clients.upstream, request)
+        json_for_stream = request.stream and source.media_type.split(";")[0].strip() == "application/json"
+        if source.status >= 400 or json_for_stream:
+            body = await source.read()
+            if exchange is not None and source.status in (401, 403):
+                relay.credentials.forget(exchange.key)
+            raise adaptor.error(source.status if source.status >= 400 else 502, body)
+        if request.stream:
+            translator = adaptor.translator(call, target)
+            events = await streaming.collect(source, translator, lambda: None)
+            return assembly.completion_from_events(events + translator.close(translator.state.usage), call)
+        answer = adaptor.answer(call, target, source.status, source.media_type, await source.read())
+        if answer.follow is None:
+            return orjson.loads(answer.content)
+        await asyncio.sleep(answer.wait)
+        request = answer.follow
+    raise UpstreamError("upstream task did not finish in time", status_code=504, code="upstream_task_timeout")
+
+
+def _reply(answer: Any) -> str:
+    """The text of the first choice, or ValueError saying what is missing (One API's parseTestResponse)."""
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("the answer has no choices")
+    message = choices[0].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str):
+        raise ValueError("the answer's content is not text")
+    return content

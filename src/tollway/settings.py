@@ -1,0 +1,181 @@
+"""Process settings read from the environment; the only module that reads `os.environ`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file (KEY=value lines) the way One API's godotenv autoload does."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+class _Env:
+    """Typed reads over an environment mapping."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str = "") -> str:
+        value = self.env.get(name)
+        return default if value is None or value == "" else value
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.env.get(name, "")
+        try:
+            return int(raw) if raw.strip() else default
+        except ValueError as exc:
+            raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.env.get(name, "")
+        try:
+            return float(raw) if raw.strip() else default
+        except ValueError as exc:
+            raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        return raw in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Tollway takes from its environment, with One API's names and defaults."""
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    data_dir: Path = Path("data")
+    sqlite_path: Path = Path("data/tollway.db")
+    sqlite_busy_timeout_ms: int = 3000
+    sql_dsn: str = ""
+    log_sql_dsn: str = ""
+    sql_max_open_conns: int = 1000
+    sql_max_idle_conns: int = 100
+    sql_max_lifetime_s: int = 60
+    node_type: str = "master"
+    session_secret: str = ""
+    encryption_key: str = ""
+    sync_frequency_s: int = 600
+    batch_update_interval_s: float = 5.0
+    relay_timeout_s: float = 0.0
+    relay_proxy: str = ""
+    user_content_proxy: str = ""
+    user_content_timeout_s: float = 30.0
+    user_content_allow_private: bool = False
+    max_request_body_bytes: int = 32 * 1024 * 1024
+    enforce_include_usage: bool = False
+    initial_root_token: str = ""
+    initial_root_access_token: str = ""
+    initial_root_password: str = ""
+    debug: bool = False
+    debug_sql: bool = False
+    log_level: str = "info"
+    # Provider specifics (One API's names).
+    gemini_version: str = "v1"
+    gemini_safety_setting: str = "BLOCK_NONE"
+    # Operations: Redis, rate limits, channel tests, log retention.
+    redis_conn_string: str = ""
+    redis_password: str = ""
+    redis_master_name: str = ""
+    global_api_rate_limit: int = 480
+    global_web_rate_limit: int = 240
+    critical_rate_limit: int = 20
+    channel_test_frequency_min: int = 0
+    polling_interval_s: float = 0.0
+    test_prompt: str = "Output only your specific model name with no additional text."
+    log_retention_days: int = 0
+    frontend_base_url: str = ""
+    # Sign-in providers' endpoints (real ones by default; tests point them at local fakes).
+    github_oauth_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    lark_oauth_url: str = "https://open.feishu.cn"
+    lark_passport_url: str = "https://passport.feishu.cn"
+    turnstile_verify_url: str = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
+    ignored: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_slave(self) -> bool:
+        """Slave nodes share a master's database and never run migrations (One API's NODE_TYPE)."""
+        return self.node_type.lower() == "slave"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
+        """Build settings from `environ` (default `os.environ`) layered over a `.env` file."""
+        merged: dict[str, str] = _read_dotenv(dotenv) if dotenv is not None else {}
+        merged.update(os.environ if environ is None else environ)
+        env = _Env(merged)
+        sqlite_path = Path(env.text("SQLITE_PATH", "data/tollway.db"))
+        # Memory caching and batched writes are always on in Tollway; the One API switches are accepted
+        # and reported so that an operator copying an old .env sees they are not needed.
+        ignored = tuple(
+            name for name in ("MEMORY_CACHE_ENABLED", "BATCH_UPDATE_ENABLED") if name in merged
+        )
+        return cls(
+            host=env.text("HOST", "0.0.0.0"),
+            port=env.integer("PORT", 3000),
+            data_dir=Path(env.text("TOLLWAY_DATA_DIR", str(sqlite_path.parent or Path(".")))),
+            sqlite_path=sqlite_path,
+            sqlite_busy_timeout_ms=env.integer("SQLITE_BUSY_TIMEOUT", 3000),
+            sql_dsn=env.text("SQL_DSN"),
+            log_sql_dsn=env.text("LOG_SQL_DSN"),
+            sql_max_open_conns=env.integer("SQL_MAX_OPEN_CONNS", 1000),
+            sql_max_idle_conns=env.integer("SQL_MAX_IDLE_CONNS", 100),
+            sql_max_lifetime_s=env.integer("SQL_MAX_LIFETIME", 60),
+            node_type=env.text("NODE_TYPE", "master"),
+            session_secret=env.text("SESSION_SECRET"),
+            encryption_key=env.text("ENCRYPTION_KEY"),
+            sync_frequency_s=max(1, env.integer("SYNC_FREQUENCY", 600)),
+            batch_update_interval_s=max(0.05, env.number("BATCH_UPDATE_INTERVAL", 5.0)),
+            relay_timeout_s=max(0.0, env.number("RELAY_TIMEOUT", 0.0)),
+            relay_proxy=env.text("RELAY_PROXY"),
+            user_content_proxy=env.text("USER_CONTENT_REQUEST_PROXY"),
+            user_content_timeout_s=max(1.0, env.number("USER_CONTENT_REQUEST_TIMEOUT", 30.0)),
+            user_content_allow_private=env.flag("USER_CONTENT_ALLOW_PRIVATE", False),
+            max_request_body_bytes=max(1, env.integer("MAX_REQUEST_BODY_MB", 32)) * 1024 * 1024,
+            enforce_include_usage=env.flag("ENFORCE_INCLUDE_USAGE", False),
+            initial_root_token=env.text("INITIAL_ROOT_TOKEN"),
+            initial_root_access_token=env.text("INITIAL_ROOT_ACCESS_TOKEN"),
+            initial_root_password=env.text("INITIAL_ROOT_PASSWORD"),
+            debug=env.flag("DEBUG", False),
+            debug_sql=env.flag("DEBUG_SQL", False),
+            log_level=env.text("LOG_LEVEL", "debug" if env.flag("DEBUG", False) else "info").lower(),
+            gemini_version=env.text("GEMINI_VERSION", "v1"),
+            gemini_safety_setting=env.text("GEMINI_SAFETY_SETTING", "BLOCK_NONE"),
+            redis_conn_string=env.text("REDIS_CONN_STRING"),
+            redis_password=env.text("REDIS_PASSWORD"),
+            redis_master_name=env.text("REDIS_MASTER_NAME"),
+            global_api_rate_limit=max(0, env.integer("GLOBAL_API_RATE_LIMIT", 480)),
+            global_web_rate_limit=max(0, env.integer("GLOBAL_WEB_RATE_LIMIT", 240)),
+            critical_rate_limit=max(0, env.integer("CRITICAL_RATE_LIMIT", 20)),
+            channel_test_frequency_min=max(0, env.integer("CHANNEL_TEST_FREQUENCY", 0)),
+            polling_interval_s=max(0.0, env.number("POLLING_INTERVAL", 0.0)),
+            test_prompt=env.text("TEST_PROMPT", "Output only your specific model name with no additional text."),
+            log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", 0)),
+            frontend_base_url=env.text("FRONTEND_BASE_URL"),
+            github_oauth_url=env.text("GITHUB_OAUTH_URL", "https://github.com").rstrip("/"),
+            github_api_url=env.text("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
+            lark_oauth_url=env.text("LARK_OAUTH_URL", "https://open.feishu.cn").rstrip("/"),
+            lark_passport_url=env.text("LARK_PASSPORT_URL", "https://passport.feishu.cn").rstrip("/"),
+            turnstile_verify_url=env.text("TURNSTILE_VERIFY_URL",
+                                          "https://challenges.cloudflare.com/turnstile/v0/siteverify"),
+            ignored=ignored,
+        )

@@ -1,0 +1,253 @@
+"""Writes to the cached tables, made under the keeper's lock and reflected in the cache as they commit.
+
+Management routes change users, tokens, channels and options only through these functions, so a
+batch flush or a reload can never interleave with them (see storage/keeper.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tollway.options import Options, serialize
+from tollway.routing.selector import abilities
+from tollway.storage import markers, rollups, schema
+from tollway.storage.cache import Row, split_list
+from tollway.storage.keeper import Keeper, read_options
+
+LOG_TOPUP, LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST = 1, 2, 3, 4, 5
+
+
+async def _one(conn: AsyncConnection, table: Any, row_id: int) -> Row:
+    row = (await conn.execute(select(table).where(table.c.id == row_id))).mappings().first()
+    if row is None:
+        raise LookupError(f"{table.name} {row_id} vanished")
+    return row
+
+
+# -- users ---------------------------------------------------------------------------------------------------
+
+
+async def insert_user(keeper: Keeper, values: dict[str, Any]) -> Row:
+    async with keeper.lock, keeper.engine.begin() as conn:
+        result = await conn.execute(insert(schema.users).values(**values))
+        row = await _one(conn, schema.users, result.inserted_primary_key[0])  # type: ignore[index]
+    keeper.cache.put_user(row)
+    return row
+
+
+async def update_user(keeper: Keeper, user_id: int, values: dict[str, Any]) -> Row:
+    """Set fields of a user; setting `quota` replaces the balance, discarding charges not yet written."""
+    async with keeper.lock, keeper.engine.begin() as conn:
+        if values:
+            await conn.execute(update(schema.users).where(schema.users.c.id == user_id).values(**values))
+        row = await _one(conn, schema.users, user_id)
+    entry = keeper.cache.put_user(row)
+    if "quota" in values:
+        entry.quota.unwritten = 0
+    return row
+
+
+async def add_user_quota(keeper: Keeper, user_id: int, amount: int) -> Row:
+    """Add to (or take from) a user's quota as a delta, so charges in flight are kept."""
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(update(schema.users).where(schema.users.c.id == user_id)
+                           .values(quota=schema.users.c.quota + amount))
+        row = await _one(conn, schema.users, user_id)
+    keeper.cache.put_user(row)
+    return row
+
+
+# -- tokens --------------------------------------------------------------------------------------------------
+
+
+async def insert_token(keeper: Keeper, values: dict[str, Any]) -> Row:
+    async with keeper.lock, keeper.engine.begin() as conn:
+        result = await conn.execute(insert(schema.tokens).values(**values))
+        row = await _one(conn, schema.tokens, result.inserted_primary_key[0])  # type: ignore[index]
+    keeper.cache.put_token(row)
+    return row
+
+
+async def update_token(keeper: Keeper, token_id: int, values: dict[str, Any]) -> Row:
+    """Set fields of a token; setting `remain_quota` replaces the balance like `update_user` does."""
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(update(schema.tokens).where(schema.tokens.c.id == token_id).values(**values))
+        row = await _one(conn, schema.tokens, token_id)
+    entry = keeper.cache.put_token(row)
+    if "remain_quota" in values:
+        entry.remain.unwritten = 0
+    return row
+
+
+async def delete_token(keeper: Keeper, token_id: int) -> None:
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(delete(schema.tokens).where(schema.tokens.c.id == token_id))
+    keeper.cache.drop_token(token_id)
+
+
+# -- channels (and their abilities) --------------------------------------------------------------------------
+
+
+async def _write_abilities(conn: AsyncConnection, row: Row) -> None:
+    """Rebuild a channel's abilities: its groups × models, enabled while the channel is (One API's rule)."""
+    await conn.execute(delete(schema.abilities).where(schema.abilities.c.channel_id == row["id"]))
+    pairs = list(abilities(split_list(row["group"]) or ["default"], split_list(row["models"])))
+    if pairs:
+        await conn.execute(insert(schema.abilities), [
+            {"group": group, "model": model, "channel_id": row["id"], "enabled": row["status"] == 1,
+             "priority": row["priority"] or 0}
+            for group, model in pairs
+        ])
+
+
+async def insert_channels(keeper: Keeper, rows: Sequence[dict[str, Any]]) -> list[Row]:
+    created: list[Row] = []
+    async with keeper.lock, keeper.engine.begin() as conn:
+        for values in rows:
+            result = await conn.execute(insert(schema.channels).values(**values))
+            row = await _one(conn, schema.channels, result.inserted_primary_key[0])  # type: ignore[index]
+            await _write_abilities(conn, row)
+            created.append(row)
+    for row in created:
+        keeper.cache.put_channel(row, reroute=False)
+    keeper.cache.reroute()
+    return created
+
+
+async def update_channel(keeper: Keeper, channel_id: int, values: dict[str, Any]) -> Row:
+    async with keeper.lock, keeper.engine.begin() as conn:
+        if values:
+            await conn.execute(update(schema.channels).where(schema.channels.c.id == channel_id).values(**values))
+        row = await _one(conn, schema.channels, channel_id)
+        await _write_abilities(conn, row)
+    keeper.cache.put_channel(row)
+    return row
+
+
+async def delete_channels(keeper: Keeper, channel_ids: Iterable[int]) -> int:
+    ids = list(channel_ids)
+    if not ids:
+        return 0
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(delete(schema.abilities).where(schema.abilities.c.channel_id.in_(ids)))
+        result = await conn.execute(delete(schema.channels).where(schema.channels.c.id.in_(ids)))
+    for channel_id in ids:
+        keeper.cache.channels.pop(channel_id, None)
+    keeper.cache.reroute()
+    return result.rowcount or 0
+
+
+# -- options and logs ------------------------------------------------------------------------------------------
+
+
+async def set_option(keeper: Keeper, key: str, value: Any) -> None:
+    """Store an already validated option value and apply it at once."""
+    text = serialize(key, value)
+    async with keeper.lock, keeper.engine.begin() as conn:
+        found = await conn.execute(select(schema.options.c.key).where(schema.options.c.key == key))
+        if found.first() is None:
+            await conn.execute(insert(schema.options).values(key=key, value=text))
+        else:
+            await conn.execute(update(schema.options).where(schema.options.c.key == key).values(value=text))
+        await markers.bump(conn, markers.OPTIONS)  # other nodes reload options when they see it move
+        stored = await read_options(conn)
+    keeper.cache.options = Options(stored)
+
+
+async def write_log(keeper: Keeper, *, user_id: int, username: str, kind: int, content: str, quota: int = 0,
+                    **extra: Any) -> None:
+    """Write a management log (top-up, manage, system, test) right away; they are rare and must not wait."""
+    row = {"user_id": user_id, "username": username, "type": kind, "content": content, "quota": quota,
+           "created_at": int(time.time()), **extra}
+    async with keeper.log_engine.begin() as conn:
+        await conn.execute(insert(schema.logs).values(**row))
+        await rollups.add(conn, [row])
+
+
+# -- operations: redemption codes, channel test results and balances ------------------------------------------
+
+CODE_ENABLED, CODE_DISABLED, CODE_USED = 1, 2, 3
+
+
+class RedeemRefused(Exception):
+    """The code does not exist, is disabled, or was redeemed already; nothing changed."""
+
+
+async def redeem(keeper: Keeper, key: str, user_id: int) -> tuple[Row, Row]:
+    """Use an enabled code for a user and credit its quota in one transaction; answers (code, user).
+
+    The conditional UPDATE (status 1 → 3) decides: of any number of concurrent attempts, on any number of nodes,
+    exactly one changes the row and credits the quota; every other attempt finds no enabled code and changes nothing.
+    """
+    codes, users = schema.redemptions, schema.users
+    now = int(time.time())
+    async with keeper.lock, keeper.engine.begin() as conn:
+        # The UPDATE comes first so that SQLite takes its write lock at once (a read first could not upgrade later).
+        used = await conn.execute(update(codes).where(codes.c.key == key, codes.c.status == CODE_ENABLED)
+                                  .values(status=CODE_USED, redeemed_time=now, used_user_id=user_id))
+        code = (await conn.execute(select(codes).where(codes.c.key == key))).mappings().first()
+        if code is None:
+            raise RedeemRefused("invalid redemption code")
+        if used.rowcount != 1:
+            raise RedeemRefused("this redemption code is disabled" if code["status"] == CODE_DISABLED
+                                else "this redemption code has already been used")
+        quota = int(code["quota"] or 0)
+        balance = (await conn.execute(select(users.c.quota).where(users.c.id == user_id))).scalar()
+        if balance is None:
+            raise RedeemRefused("user not found")
+        if int(balance) + quota > 2**63 - 1:
+            raise RedeemRefused("the code would make the quota larger than the database can hold")
+        await conn.execute(update(users).where(users.c.id == user_id).values(quota=users.c.quota + quota))
+        user = await _one(conn, users, user_id)
+        log = {"user_id": user_id, "username": user["username"], "type": LOG_TOPUP, "quota": quota,
+               "created_at": now, "content": f"redeemed code #{code['id']} \"{code['name']}\" for {quota} quota"}
+        if keeper.log_engine is keeper.engine:
+            await conn.execute(insert(schema.logs).values(**log))
+    keeper.cache.put_user(user)
+    if keeper.log_engine is not keeper.engine:
+        async with keeper.log_engine.begin() as log_conn:
+            await log_conn.execute(insert(schema.logs).values(**log))
+    return code, user
+
+
+async def set_code_status(keeper: Keeper, code_id: int, status: int) -> bool:
+    """Enable or disable a code that is not used yet (never resurrects a used one); answers whether it changed."""
+    codes = schema.redemptions
+    async with keeper.engine.begin() as conn:
+        result = await conn.execute(update(codes).where(codes.c.id == code_id, codes.c.status != CODE_USED)
+                                    .values(status=status))
+    return bool(result.rowcount)
+
+
+def _replace(dialect: str, table: Any, row: dict[str, Any], keys: Sequence[str]) -> Any:
+    """INSERT a row, or overwrite the one with the same key, in each database's dialect."""
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(table).values(row)
+        return stmt.on_duplicate_key_update({name: stmt.inserted[name] for name in row if name not in keys})
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values(row)
+    return stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={name: stmt.excluded[name] for name in row if name not in keys})
+
+
+async def record_channel_test(keeper: Keeper, channel_id: int, response_time: int, result: dict[str, Any]) -> None:
+    """Store a channel's latest test (latency in ms, 0 when it failed) and the tested model's result row."""
+    channels = schema.channels
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(update(channels).where(channels.c.id == channel_id)
+                           .values(response_time=response_time, test_time=result["test_at"]))
+        await conn.execute(_replace(conn.dialect.name, schema.channel_tests, result, ("channel_id", "model")))
+
+
+async def set_channel_balance(keeper: Keeper, channel_id: int, balance: float, updated: int) -> None:
+    """Store a channel's balance as its provider reported it."""
+    channels = schema.channels
+    async with keeper.lock, keeper.engine.begin() as conn:
+        await conn.execute(update(channels).where(channels.c.id == channel_id)
+                           .values(balance=balance, balance_updated_time=updated))

@@ -1,0 +1,208 @@
+"""Migrations: a fresh database gets One API's schema plus Tollway's columns; a One API database upgrades in place."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.storage import one_api
+from tests.storage.conftest import Backend, make_keeper
+from tollway.settings import Settings
+from tollway.storage import schema
+from tollway.storage.database import create_engine, sqlite_url
+from tollway.storage.migrate import MIGRATIONS, migrate
+
+# One API's columns (reference/one-api.md §2), which an imported database and Tollway must agree on.
+ONE_API_COLUMNS = {
+    "users": {"id", "username", "password", "display_name", "role", "status", "email", "github_id", "wechat_id",
+              "lark_id", "oidc_id", "access_token", "quota", "used_quota", "request_count", "group", "aff_code",
+              "inviter_id"},
+    "channels": {"id", "type", "key", "status", "name", "weight", "created_time", "test_time", "response_time",
+                 "base_url", "other", "balance", "balance_updated_time", "models", "group", "used_quota",
+                 "model_mapping", "priority", "config", "system_prompt"},
+    "tokens": {"id", "user_id", "key", "status", "name", "created_time", "accessed_time", "expired_time",
+               "remain_quota", "unlimited_quota", "used_quota", "models", "subnet"},
+    "abilities": {"group", "model", "channel_id", "enabled", "priority"},
+    "logs": {"id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
+             "prompt_tokens", "completion_tokens", "channel_id", "request_id", "elapsed_time", "is_stream",
+             "system_prompt_reset"},
+    "options": {"key", "value"},
+    "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
+}
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time"}, "redemptions": {"used_user_id"}}
+
+
+def _snapshot(conn: Connection) -> dict[str, Any]:
+    """Tables with their columns and indexes, to compare schemas across runs."""
+    inspector = inspect(conn)
+    return {
+        name: {
+            "columns": {column["name"] for column in inspector.get_columns(name)},
+            "indexes": sorted(index["name"] or "" for index in inspector.get_indexes(name)),
+        }
+        for name in inspector.get_table_names()
+    }
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        return await conn.run_sync(_snapshot)
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+async def head_version(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.exec_driver_sql("SELECT version_num FROM tollway_version")
+        return [row[0] for row in rows]
+
+
+async def test_fresh_database_gets_every_table_and_column(backend: Backend) -> None:
+    """A fresh database ends with One API's seven tables, their columns, Tollway's additions and a version row."""
+    await migrate(backend.engine)
+    tables = await snapshot(backend.engine)
+    assert set(tables) == set(schema.metadata.tables) | {"tollway_version"} and set(ONE_API_COLUMNS) <= set(tables)
+    for name, columns in ONE_API_COLUMNS.items():
+        assert tables[name]["columns"] == columns | TOLLWAY_COLUMNS.get(name, set()), name
+        assert tables[name]["columns"] == set(schema.metadata.tables[name].columns.keys()), name
+    # One row per head: features add independent branches of migrations (migrate runs `upgrade heads`).
+    heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
+    assert sorted(await head_version(backend.engine)) == sorted(heads)
+
+
+async def test_migrate_twice_is_a_no_op(backend: Backend) -> None:
+    """A second migrate changes neither the schema, the version nor the data (every master start runs it)."""
+    await migrate(backend.engine)
+    await backend.sql(f"INSERT INTO options ({backend.quote('key')}, value) VALUES ('Notice', 'hello')")
+    before, version = await snapshot(backend.engine), await head_version(backend.engine)
+    await migrate(backend.engine)
+    assert await snapshot(backend.engine) == before
+    assert await head_version(backend.engine) == version
+    assert await backend.sql("SELECT value FROM options") == [{"value": "hello"}]
+
+
+async def _read_all(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
+    """One API's rows as Tollway's schema reads them, keyed by table."""
+    async with engine.connect() as conn:
+        result = {}
+        for name in one_api.ROWS:
+            table = schema.metadata.tables[name]
+            rows = (await conn.execute(select(table))).mappings().all()
+            result[name] = [dict(row) for row in rows]
+        return result
+
+
+# How One API's rows are identified: their primary keys.
+_ROW_KEYS = {"abilities": ("group", "model", "channel_id"), "options": ("key",)}
+
+
+def _assert_rows_kept(found: dict[str, list[dict[str, Any]]], skipped: dict[str, set[str]]) -> None:
+    """Every One API row is still there with its values (leaving out columns the old schema never had)."""
+    for name, rows in one_api.ROWS.items():
+        keys = _ROW_KEYS.get(name, ("id",))
+        stored = {tuple(row[key] for key in keys): row for row in found[name]}
+        assert len(stored) == len(rows), name
+        for row in rows:
+            kept = stored[tuple(row[key] for key in keys)]
+            for column, value in row.items():
+                if column not in skipped.get(name, set()):
+                    assert kept[column] == value, (name, column)
+
+
+async def _check_import(backend: Backend, *, older: bool) -> None:
+    async with backend.engine.begin() as conn:
+        await one_api.create_one_api_database(conn, older=older)
+    await migrate(backend.engine)
+    tables = await snapshot(backend.engine)
+    assert "tollway_version" in tables
+    for name, columns in ONE_API_COLUMNS.items():
+        assert tables[name]["columns"] == columns | TOLLWAY_COLUMNS.get(name, set()), name
+    assert "idx_created_at_type" in tables["logs"]["indexes"]
+    found = await _read_all(backend.engine)
+    _assert_rows_kept(found, one_api.NEWER if older else {})
+    assert found["logs"][0]["first_byte_time"] == 0
+    if older:
+        # Columns added to existing rows carry One API's defaults, not NULLs the relay would trip on.
+        old_log, old_token = found["logs"][0], found["tokens"][0]
+        assert (old_log["elapsed_time"], old_log["is_stream"], old_log["request_id"]) == (0, False, "")
+        assert (old_token["subnet"], old_token["models"]) == ("", None)
+    # The cache loads the imported rows: the token still authenticates and the plain channel key still works.
+    keeper = make_keeper(backend, backend.engine)
+    await keeper.reload()
+    token = keeper.cache.tokens[one_api.TOKEN_KEY]
+    assert (token.user_id, token.remain.value, token.used.value, token.unlimited) == (2, 400, 25, False)
+    assert keeper.cache.users[2].group == "vip" and keeper.cache.users[1].role == 100
+    assert keeper.cache.channels[3].key == one_api.PLAIN_CHANNEL_KEY
+    assert keeper.cache.routes.models("vip") == ["gpt-3.5-turbo", "gpt-4o-mini"]
+    # A second migrate on the imported database changes nothing.
+    await migrate(backend.engine)
+    assert await snapshot(backend.engine) == tables
+
+
+async def test_one_api_database_migrates_in_place(backend: Backend) -> None:
+    """A current One API database keeps its rows and indexes and gains `logs.first_byte_time`."""
+    await _check_import(backend, older=False)
+
+
+async def test_older_one_api_database_gains_missing_columns(backend: Backend) -> None:
+    """A database from a One API release before lark/oidc ids, token subnets or stream flags gains those columns."""
+    await _check_import(backend, older=True)
+
+
+async def test_new_ids_continue_after_imported_rows(backend: Backend) -> None:
+    """Rows inserted after the import get fresh ids rather than colliding with One API's."""
+    async with backend.engine.begin() as conn:
+        await one_api.create_one_api_database(conn)
+    await migrate(backend.engine)
+    async with backend.engine.begin() as conn:
+        result = await conn.execute(schema.logs.insert().values(user_id=2, type=2, quota=1, created_at=1))
+        assert result.inserted_primary_key is not None and result.inserted_primary_key[0] > 11
+
+
+async def test_log_role_creates_only_logs(backend: Backend) -> None:
+    """On a separate LOG_SQL_DSN database, role="logs" creates the logs table (with Tollway's column) and no other."""
+    logs_engine = backend.logs_engine()
+    await migrate(logs_engine, role="logs")
+    tables = await snapshot(logs_engine)
+    assert set(tables) == {"logs", "log_rollups", "tollway_version"}
+    assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | {"first_byte_time"}
+    await migrate(logs_engine, role="logs")
+    assert await snapshot(logs_engine) == tables
+
+
+async def test_log_role_upgrades_one_api_log_database(backend: Backend) -> None:
+    """One API's separate log database keeps its logs and gains `first_byte_time`."""
+    logs_engine = backend.logs_engine()
+    async with logs_engine.begin() as conn:
+        await one_api.create_one_api_database(conn, only=("logs",))
+    await migrate(logs_engine, role="logs")
+    assert set(await snapshot(logs_engine)) == {"logs", "log_rollups", "tollway_version"}
+    rows = await backend.sql("SELECT quota, first_byte_time FROM logs", engine=logs_engine)
+    assert rows == [{"quota": 25, "first_byte_time": 0}]
+
+
+async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    """SQLite databases use WAL (readers never wait for the batch writer) and keep it for the next process."""
+    path = tmp_path / "data" / "tollway.db"
+    settings = Settings.from_env({"SQLITE_PATH": str(path), "SQLITE_BUSY_TIMEOUT": "4500"}, dotenv=None)
+    engine = create_engine(sqlite_url(path), settings)
+    try:
+        await migrate(engine)
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 4500
+    finally:
+        await engine.dispose()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -1,0 +1,56 @@
+"""Options: One API's names and defaults, validation of submitted values, secrets never listed."""
+
+from __future__ import annotations
+
+import pytest
+
+from tollway import options
+from tollway.errors import InvalidRequest
+
+
+def test_defaults_and_stored_values() -> None:
+    current = options.Options({"QuotaPerUnit": "1000", "RetryTimes": "3", "LogConsumeEnabled": "false",
+                               "RetryTimesTypo": "1", "PreConsumedQuota": "not a number"})
+    assert current.quota_per_unit == 1000 and current.retry_times == 3
+    assert current["LogConsumeEnabled"] is False and current.pre_consumed_quota == 500
+
+
+def test_secrets_are_not_listed() -> None:
+    listed = {item["key"] for item in options.Options().public()}
+    assert "QuotaPerUnit" in listed
+    assert not listed & {"SMTPToken", "GitHubClientSecret", "TurnstileSecretKey", "WeChatServerToken",
+                         "OidcClientSecret", "LarkClientSecret", "MessagePusherToken"}
+
+
+@pytest.mark.parametrize("key,value,fragment", [
+    ("RetryTimes", "many", "RetryTimes"),
+    ("RetryTimes", "-1", "negative"),
+    ("LogConsumeEnabled", "maybe", "true or false"),
+    ("ModelRatio", "{not json", "JSON"),
+    ("ModelRatio", '{"gpt-4o": "cheap"}', "non-negative number"),
+    ("GroupRatio", "[1, 2]", "JSON object"),
+    ("QuotaPerUnit", "0", "positive"),
+    ("NoSuchOption", "1", "unknown option"),
+])
+def test_bad_values_are_refused(key: str, value: str, fragment: str) -> None:
+    with pytest.raises(InvalidRequest, match=fragment):
+        options.parse(key, value)
+
+
+def test_values_round_trip() -> None:
+    assert options.serialize("LogConsumeEnabled", options.parse("LogConsumeEnabled", True)) == "true"
+    assert options.parse("GroupRatio", {"vip": 2}) == {"vip": 2.0}
+    assert options.serialize("QuotaPerUnit", 500000.0) == "500000"
+
+
+@pytest.mark.parametrize("key,value", [("QuotaPerUnit", "nan"), ("SMTPPort", "inf"), ("RetryTimes", "1e30"),
+                                       ("ModelRatio", '{"x": 1e999}'), ("GroupRatio", {"vip": [1]})])
+def test_non_finite_and_huge_numbers_are_refused(key: str, value: object) -> None:
+    with pytest.raises(InvalidRequest):
+        options.parse(key, value)
+
+
+def test_null_is_an_empty_string_and_objects_are_not_scalars() -> None:
+    assert options.parse("Notice", None) == ""
+    with pytest.raises(InvalidRequest, match="single value"):
+        options.parse("RetryTimes", {"a": 1})
