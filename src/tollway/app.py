@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -31,9 +32,15 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.services = await service_factory.start(settings, keybox)
+        # Everything built so far (modules, services, caches) lives as long as the process: move it out of
+        # the collector's sight so that full collections under load scan only what requests allocate.
+        # (bench/README.md: about 6% less CPU per call and a third off p99.)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await service_factory.stop(app.state.services)
 
     # Browsers may call the relay from any origin (as with One API); the management API stays same-origin.
