@@ -1,4 +1,4 @@
-"""The Anthropic adaptor as pure translation: request bodies, whole answers and errors (streams: test_anthropic_stream)."""
+"""The Anthropic adaptor as pure translation: request bodies, whole answers and errors."""
 
 from __future__ import annotations
 
