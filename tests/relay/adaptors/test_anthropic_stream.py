@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.relay.adaptors.sse_frames import frames
 from tests.relay.adaptors.test_anthropic import ADAPTOR, chat, target
 
 # Recorded (anthropic-sdk-python tests/lib/streaming/fixtures/tool_use_response.txt; reference §2), byte for byte.
@@ -38,17 +39,6 @@ _RECORDED_EVENTS = [
     ("message_stop", '{"type":"message_stop"}'),
 ]
 TOOL_STREAM = "".join(f"event: {name}\ndata: {data}\n\n" for name, data in _RECORDED_EVENTS).encode()
-
-
-def frames(out: list[bytes]) -> list[Any]:
-    """The JSON payloads of OpenAI SSE output, `[DONE]` as a string."""
-    payloads: list[Any] = []
-    for event in b"".join(out).split(b"\n\n"):
-        if event:
-            assert event.startswith(b"data: ")
-            body = event[6:]
-            payloads.append("[DONE]" if body == b"[DONE]" else json.loads(body))
-    return payloads
 
 
 def test_recorded_tool_stream() -> None:

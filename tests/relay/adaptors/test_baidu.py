@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.relay.adaptors.sse_frames import frames
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.baidu import BaiduAdaptor, BaiduStream, error_for
 from tollway.relay.adaptors.base import Target
@@ -30,17 +31,6 @@ def target(model: str = "ERNIE-4.0-8K", *, key: str = "ak|sk", base_url: str = "
 def chat(**body: Any) -> Call:
     return parse_json(Mode.CHAT, json.dumps({"model": "ERNIE-4.0-8K", "messages": [{"role": "user", "content": "hi"}],
                                              **body}).encode())
-
-
-def frames(out: list[bytes]) -> list[Any]:
-    """The JSON payloads of OpenAI SSE frames (`[DONE]` as the string)."""
-    events = []
-    for frame in b"".join(out).split(b"\n\n"):
-        if frame:
-            assert frame.startswith(b"data: ")
-            payload = frame[6:]
-            events.append("[DONE]" if payload == b"[DONE]" else json.loads(payload))
-    return events
 
 
 @pytest.mark.parametrize("model,endpoint", [

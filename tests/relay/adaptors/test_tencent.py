@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.relay.adaptors.sse_frames import frames
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.tencent import TencentAdaptor
@@ -31,15 +32,6 @@ def target(model: str = "hunyuan-pro", *, key: str = "1250000000|AKIDtest|secret
 def chat(**body: Any) -> Call:
     return parse_json(Mode.CHAT, json.dumps({"model": "hunyuan-pro", "messages": [{"role": "user", "content": "hi"}],
                                              **body}).encode())
-
-
-def frames(out: list[bytes]) -> list[Any]:
-    events = []
-    for frame in b"".join(out).split(b"\n\n"):
-        if frame:
-            assert frame.startswith(b"data: ")
-            events.append("[DONE]" if frame == b"data: [DONE]" else json.loads(frame[6:]))
-    return events
 
 
 def test_tc3_official_vector() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.relay.adaptors.sse_frames import frames
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.zhipu import ZhipuAdaptor, jwt
@@ -32,15 +33,6 @@ def target(model: str = "glm-4", *, key: str = "abc123.s3cr3t", base_url: str = 
 def chat(model: str = "glm-4", **body: Any) -> Call:
     return parse_json(Mode.CHAT, json.dumps({"model": model, "messages": [{"role": "user", "content": "你好"}],
                                              **body}).encode())
-
-
-def frames(out: list[bytes]) -> list[Any]:
-    events = []
-    for frame in b"".join(out).split(b"\n\n"):
-        if frame:
-            assert frame.startswith(b"data: ")
-            events.append("[DONE]" if frame == b"data: [DONE]" else json.loads(frame[6:]))
-    return events
 
 
 def test_jwt_matches_the_reference_vector() -> None:
