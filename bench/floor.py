@@ -1,70 +1,82 @@
-"""The floor: a bare pass-through proxy on Tollway's stack (uvicorn, Starlette, one pooled httpx2 client).
+"""The floor: the thinnest Python pass-through proxy there is, the reference every Tollway figure is divided by.
 
-It forwards the request bytes and relays the answer chunk by chunk, and does nothing else: no auth,
-no parsing, no billing. Tollway can only be slower; how much slower is the figure the bench reports.
+A raw ASGI callable (no framework) on uvicorn with httptools and uvloop, one worker, and one
+`aiohttp.ClientSession(connector=TCPConnector(limit=0))` made once. Per request it reads the body,
+compares the `Authorization` header with one fixed key, parses the body once with orjson, POSTs the
+bytes upstream and relays the answer with `content.iter_any()`, one ASGI body message per chunk.
 Run it with `python -m bench.floor --port N --upstream http://127.0.0.1:M`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib
-from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
+import orjson
 import uvicorn
-from starlette.applications import Starlette
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
-_FORWARDED = ("content-type", "authorization", "accept")
-# httpx2 is what Tollway uses (httpx's API with a reworked connection pool); httpx 0.28 is kept for comparison.
-CLIENT_LIBRARIES = ("httpx", "httpx2")
+KEY = b"Bearer sk-floor"  # the one key the floor accepts
+_UNAUTHORIZED = b'{"error":{"message":"invalid key","type":"invalid_request_error","param":null,"code":null}}'
+_BAD_BODY = b'{"error":{"message":"bad body","type":"invalid_request_error","param":null,"code":null}}'
 
 
-def pooled_client(library: str = "httpx2") -> Any:
-    """One client with the pool limits Tollway's upstream client has (tollway/services.py), from `library`."""
-    http = importlib.import_module(library)
-    return http.AsyncClient(
-        timeout=http.Timeout(None, connect=15.0),
-        limits=http.Limits(max_connections=None, max_keepalive_connections=512, keepalive_expiry=60),
-        follow_redirects=False,
-    )
+class Floor:
+    """The proxy as an ASGI callable; the session opens at lifespan startup and closes at shutdown."""
 
+    def __init__(self, upstream: str) -> None:
+        self.base = upstream.rstrip("/")
+        self.session: aiohttp.ClientSession | None = None
 
-def create_app(upstream: str, *, stream_all: bool = False, library: str = "httpx2") -> Starlette:
-    """The proxy app; `stream_all` relays JSON answers through StreamingResponse too, instead of reading them whole."""
-    base = upstream.rstrip("/")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.client = pooled_client(library)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        message = await receive()
+        body: bytes = message.get("body", b"")
+        while message.get("more_body"):
+            message = await receive()
+            body += message.get("body", b"")
+        authorization = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+                break
+        if authorization != KEY:
+            await _answer(send, 401, _UNAUTHORIZED)
+            return
         try:
-            yield
-        finally:
-            await app.state.client.aclose()
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            await _answer(send, 400, _BAD_BODY)
+            return
+        assert self.session is not None
+        async with self.session.post(self.base + scope["path"], data=body,
+                                     headers={"Content-Type": "application/json"}) as answer:
+            media_type = answer.headers.get("Content-Type", "application/json").encode()
+            await send({"type": "http.response.start", "status": answer.status,
+                        "headers": [(b"content-type", media_type)]})
+            async for chunk in answer.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def proxy(request: Request) -> Response:
-        client = request.app.state.client
-        headers = {name: value for name in _FORWARDED if (value := request.headers.get(name)) is not None}
-        outgoing = client.build_request(request.method, base + request.url.path, headers=headers,
-                                        content=await request.body())
-        answer = await client.send(outgoing, stream=True)
-        media_type = answer.headers.get("content-type")
-        if stream_all or (media_type or "").startswith("text/event-stream"):
-            return StreamingResponse(answer.aiter_bytes(), status_code=answer.status_code, media_type=media_type,
-                                     background=BackgroundTask(answer.aclose))
-        # A whole JSON answer is read and sent in one piece, as Tollway does: the cheapest way on this stack.
-        try:
-            content = await answer.aread()
-        finally:
-            await answer.aclose()
-        return Response(content, status_code=answer.status_code, media_type=media_type)
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.session is not None:
+                    await self.session.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-    return Starlette(routes=[Route("/v1/{path:path}", proxy, methods=["GET", "POST"])], lifespan=lifespan)
+
+async def _answer(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -73,12 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL of the upstream, e.g. http://127.0.0.1:9000")
-    parser.add_argument("--stream-all", action="store_true", help="relay JSON answers with StreamingResponse too")
-    parser.add_argument("--client", choices=CLIENT_LIBRARIES, default="httpx2", help="HTTP client library")
     args = parser.parse_args(argv)
-    app = create_app(args.upstream, stream_all=args.stream_all, library=args.client)
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", log_level="warning",
-                access_log=False)
+    uvicorn.run(Floor(args.upstream), host=args.host, port=args.port, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
-"""The ASGI application: relay, dashboard and management routes around services built in the lifespan."""
+"""The ASGI application: the lean relay app for /v1, Starlette for the management API and the console."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from tollway import services as service_factory
@@ -17,21 +18,42 @@ from tollway.accounts.sessions import SessionMiddleware
 from tollway.admin.routes import api_routes
 from tollway.console.routes import console_routes
 from tollway.crypto import KeyBox, derive, instance_secret
-from tollway.relay.routes import dashboard_routes, v1_routes
+from tollway.relay.asgi import RelayApp
+from tollway.relay.routes import relay_app, serves
 from tollway.settings import Settings
 
 SESSION_MAX_AGE = 30 * 24 * 3600
 
 
-def create_app(settings: Settings) -> Starlette:
+class Tollway:
+    """The whole gateway as one ASGI callable: relay paths to the relay app, everything else to Starlette."""
+
+    def __init__(self, relay: RelayApp, web: Starlette) -> None:
+        self.relay = relay
+        self.web = web
+
+    @property
+    def state(self) -> State:
+        """The application state (`state.services` once started), shared with the Starlette side."""
+        return self.web.state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and serves(scope["path"]):
+            await self.relay(scope, receive, send)
+            return
+        await self.web(scope, receive, send)
+
+
+def create_app(settings: Settings) -> Tollway:
     """Build the application; databases, caches and the upstream client open when it starts."""
     secret = instance_secret(settings.encryption_key, settings.data_dir)
     keybox = KeyBox(secret)
     session_secret = settings.session_secret or derive(secret, "tollway sessions").hex()
+    relay = relay_app()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.services = await service_factory.start(settings, keybox)
+        app.state.services = relay.services = await service_factory.start(settings, keybox)
         # Everything built so far (modules, services, caches) lives as long as the process: move it out of
         # the collector's sight so that full collections under load scan only what requests allocate.
         # (bench/README.md: about 6% less CPU per call and a third off p99.)
@@ -43,18 +65,12 @@ def create_app(settings: Settings) -> Starlette:
             gc.unfreeze()
             await service_factory.stop(app.state.services)
 
-    # Browsers may call the relay from any origin (as with One API); the management API stays same-origin.
-    cors = Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-                      expose_headers=["X-Oneapi-Request-Id"])
     # Per-IP limits first (a refused request costs nothing more), then the session cookie and its CSRF checks.
     limits = Middleware(RateLimitMiddleware)
     session = Middleware(SessionMiddleware, secret_key=session_secret, max_age=SESSION_MAX_AGE)
     routes = [
-        Mount("/v1", routes=v1_routes(), middleware=[cors]),
-        Mount("/dashboard", routes=dashboard_routes(), middleware=[cors]),
         Mount("/api", routes=api_routes(), middleware=[limits, session]),
         # The web console last: it answers every other path (its 404 page included).
         Mount("", routes=console_routes(), middleware=[session]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
-
+    return Tollway(relay, Starlette(routes=routes, lifespan=lifespan))

@@ -7,6 +7,7 @@
     ├── PermissionDenied          403  model, subnet or channel not allowed; role too low
     │   └── InsufficientQuota     403  token or user quota cannot cover the request
     ├── NotFound                  404  unknown route or object
+    ├── RequestTimeout            408  the request body stopped arriving
     ├── RateLimited               429  too many requests from this client
     ├── NotImplementedRoute       501  a One API route Tollway answers but does not implement
     ├── NoChannel                 503  no enabled channel serves this group and model
@@ -32,6 +33,10 @@ class TollwayError(Exception):
         self.message = message
         self.code = code if code is not None else self.default_code
         self.param = param
+
+    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """Extra response headers this error carries (e.g. `Retry-After`)."""
+        return ()
 
     def openai_body(self, request_id: str = "") -> dict[str, Any]:
         """The error in OpenAI's `{"error": {...}}` shape, with the request id appended like One API."""
@@ -69,6 +74,12 @@ class NotFound(TollwayError):
     status_code = 404
     error_type = "invalid_request_error"
     default_code = "not_found"
+
+
+class RequestTimeout(TollwayError):
+    status_code = 408
+    error_type = "invalid_request_error"
+    default_code = "request_timeout"
 
 
 class RateLimited(TollwayError):

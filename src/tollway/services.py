@@ -16,8 +16,11 @@ from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox
 from tollway.operations.jobs import Operations
 from tollway.relay.adaptors.registry import Adaptors
+from tollway.relay.aiohttp_transport import AiohttpTransport
 from tollway.relay.auth import Authenticator
-from tollway.relay.pipeline import Clients, Relay
+from tollway.relay.dialogue import Dialogue
+from tollway.relay.pipeline import Relay
+from tollway.relay.transport import Transport
 from tollway.settings import Settings
 from tollway.storage.bootstrap import bootstrap
 from tollway.storage.cache import Cache
@@ -39,24 +42,12 @@ class Services:
     cache: Cache
     keeper: Keeper
     ledger: Ledger
-    http: httpx2.AsyncClient
-    user_content: httpx2.AsyncClient
+    transport: Transport
     relay: Relay
     auth: Authenticator
     started_at: int
     operations: Operations = field(init=False)  # started once the rest exists
     accounts: AccountServices
-
-
-def upstream_client(settings: Settings) -> httpx2.AsyncClient:
-    """The one pooled HTTP client for every upstream call (RELAY_TIMEOUT 0 means no read timeout)."""
-    limit = settings.relay_timeout_s or None
-    return httpx2.AsyncClient(
-        timeout=httpx2.Timeout(limit, connect=min(limit or 15.0, 15.0)),
-        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=512, keepalive_expiry=60),
-        proxy=settings.relay_proxy or None,
-        follow_redirects=False,
-    )
 
 
 async def start(settings: Settings, keybox: KeyBox) -> Services:
@@ -79,21 +70,19 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     await keeper.start()
     # Encodings load in the background so the first request that counts tokens does not wait for them.
     asyncio.get_running_loop().run_in_executor(None, tokenizer.warm_up)
-    http = upstream_client(settings)
+    transport = AiohttpTransport(read_timeout=settings.relay_timeout_s or None, proxy=settings.relay_proxy)
     # Users' image URLs are fetched by a separate client with its own proxy and timeout (One API's
     # USER_CONTENT_REQUEST_*), so they never share the upstream pool or its credentials.
     user_content = httpx2.AsyncClient(timeout=settings.user_content_timeout_s,
                                      proxy=settings.user_content_proxy or None, follow_redirects=True)
     ledger = Ledger(cache, keeper)
-    clients = Clients(upstream=http, user_content=user_content,
-                      allow_private_content=settings.user_content_allow_private,
-                      socket_timeout=settings.relay_timeout_s or None)
-    relay = Relay(cache, ledger, clients, Adaptors(settings))
+    dialogue = Dialogue(transport, user_content, allow_private_content=settings.user_content_allow_private)
+    relay = Relay(cache, ledger, dialogue, Adaptors(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice
     services = Services(
         settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, keeper=keeper,
-        ledger=ledger, http=http, user_content=user_content, relay=relay, auth=Authenticator(cache, keeper),
+        ledger=ledger, transport=transport, relay=relay, auth=Authenticator(cache, keeper),
         started_at=int(time.time()), accounts=accounts,
     )
     services.operations = Operations(services)
@@ -106,8 +95,7 @@ async def stop(services: Services) -> None:
     await services.operations.stop()
     await services.keeper.close()
     await close_accounts(services.accounts)
-    await services.http.aclose()
-    await services.user_content.aclose()
+    await services.relay.dialogue.aclose()
     if services.log_engine is not services.engine:
         await services.log_engine.dispose()
     await services.engine.dispose()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tollway.admin import (
@@ -19,11 +22,17 @@ from tollway.admin import (
     tokens,
     users,
 )
-from tollway.relay.routes import invalid_url
+from tollway.relay.routes import invalid_url_message
 
 # Starlette gives a function route without `methods` only GET, so the catch-all lists them; without it a known
 # path called with another method answered a plain-text 405 instead of One API's JSON 404 "Invalid URL".
 _ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+async def invalid_url(request: Request) -> Response:
+    """One API's JSON 404 for an unknown path."""
+    body = orjson.dumps(invalid_url_message(request.method, request.url.path))
+    return Response(body, status_code=404, media_type="application/json")
 
 
 def api_routes() -> list[BaseRoute]:

@@ -86,6 +86,17 @@ def encoding_name(model: str) -> str:
     return "o200k_base" if model.startswith(_O200K_PREFIXES) else "cl100k_base"
 
 
+def prompt_bound(raw: bytes) -> int:
+    """An upper bound of a request's prompt tokens, without counting them.
+
+    Every token of text is at least one byte of it, and the text sits in the body (JSON escapes only
+    make it longer); an image counts at most `_IMAGE_HIGH_DEFAULT` tokens; per-message overheads are
+    smaller than the JSON around each message. So the body's length plus the images' allowance bounds
+    what `Counter.prompt` would count.
+    """
+    return len(raw) + _IMAGE_HIGH_DEFAULT * raw.count(b"image_url")
+
+
 def warm_up() -> None:
     """Load both encodings ahead of the first request that needs them."""
     for name in _SHA256:

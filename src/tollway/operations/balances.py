@@ -16,7 +16,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import orjson
+
+from tollway.errors import UpstreamError
 from tollway.operations import notices
+from tollway.relay.adaptors.base import UpstreamRequest
 from tollway.routing import channel_types
 from tollway.storage import writes
 from tollway.storage.cache import ChannelEntry
@@ -158,15 +162,17 @@ class BalanceUpdater:
         self.services = services
 
     async def _get(self, url: str, headers: dict[str, str]) -> Any:
+        request = UpstreamRequest("GET", url, headers, timeout=REQUEST_TIMEOUT)
         try:
-            response = await self.services.http.get(url, headers=headers, timeout=REQUEST_TIMEOUT)
-        except Exception as exc:  # the client's transport errors (connect, timeout, protocol)
-            raise BalanceError(f"cannot reach {urlsplit(url).hostname}: {exc!r}") from exc
-        if response.status_code != 200:
-            raise BalanceError(f"the provider answered status {response.status_code}")
+            source = await self.services.transport.open(request)
+            body = await source.read()
+        except UpstreamError as exc:
+            raise BalanceError(f"cannot reach {urlsplit(url).hostname}: {exc.message}") from exc
+        if source.status != 200:
+            raise BalanceError(f"the provider answered status {source.status}")
         try:
-            return response.json()
-        except ValueError as exc:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise BalanceError("the provider's answer is not JSON") from exc
 
     async def update(self, channel: ChannelEntry) -> float:

@@ -68,6 +68,8 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)
     fields: list[tuple[str, str]] = field(default_factory=list)
     files: list[Upload] = field(default_factory=list)
+    # The prompt's exact token count, once something needed it (see billing/tokenizer.prompt_bound).
+    prompt_tokens: int | None = None
 
     @property
     def path(self) -> str:

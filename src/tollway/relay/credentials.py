@@ -6,18 +6,16 @@ import asyncio
 import time
 from collections import defaultdict
 
-import httpx2
-
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Exchange
-from tollway.relay.transport import open_http
+from tollway.relay.transport import Transport
 
 
 class Credentials:
     """One exchange per key at a time; every caller shares the result until it nears expiry."""
 
-    def __init__(self, client: httpx2.AsyncClient) -> None:
-        self.client = client
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
         self._tokens: dict[str, tuple[str, float, float]] = {}  # key → (token, obtained at, expires at)
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -39,7 +37,7 @@ class Credentials:
             token = self._fresh(exchange.key)
             if token is not None:
                 return token
-            source = await open_http(self.client, exchange.request)
+            source = await self.transport.open(exchange.request)
             body = await source.read()
             token, lifetime = exchange.read(source.status, body)
             if not token:

@@ -1,34 +1,31 @@
 """The relay pipeline: pick a channel, hold quota, call the upstream, relay the answer, settle; retry on failure.
 
-This is the only place that talks to upstreams. Every accepted call ends in exactly one settlement
-(with its log) or one refund, whether it succeeds, fails, or the client goes away mid-stream.
+Every accepted call ends in exactly one settlement (with its log) or one refund, whether it succeeds,
+fails, or the client goes away mid-stream. Upstream I/O goes through the `Dialogue` alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 
-import httpx2
 import orjson
-from starlette.responses import Response
 
-from tollway.billing import pricing
+from tollway.billing import pricing, tokenizer
 from tollway.billing.ledger import Hold, Ledger
 from tollway.billing.pricing import Price
 from tollway.billing.tokenizer import Counter
-from tollway.errors import NoChannel, PermissionDenied, TollwayError, UpstreamError
+from tollway.errors import InsufficientQuota, NoChannel, PermissionDenied, TollwayError, UpstreamError
 from tollway.relay import assembly, streaming
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
-from tollway.relay.credentials import Credentials
-from tollway.relay.images import inline_images
-from tollway.relay.transport import Source, open_http, open_socket
+from tollway.relay.dialogue import Dialogue
+from tollway.relay.reply import JSON, Reply
+from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
 from tollway.storage.cache import Cache, ChannelEntry
@@ -36,12 +33,12 @@ from tollway.storage.cache import Cache, ChannelEntry
 log = logging.getLogger(__name__)
 
 LOG_CONSUME = 2
-_TEXT_MODES = (Mode.CHAT, Mode.COMPLETIONS, Mode.EMBEDDINGS, Mode.MODERATIONS)
+_TEXT_MODES = frozenset((Mode.CHAT, Mode.COMPLETIONS, Mode.EMBEDDINGS, Mode.MODERATIONS))
 _LARGE_PROMPT = 256 * 1024  # bytes of body past which token counting leaves the event loop
 _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
 
 
-@dataclass
+@dataclass(eq=False)
 class Attempt:
     """One try on one channel, from the hold to the settlement."""
 
@@ -53,7 +50,6 @@ class Attempt:
     hold: Hold
     request_id: str
     started: float
-    prompt_tokens: int
     upstream: UpstreamRequest | None = None
     first_byte: float = 0.0
 
@@ -62,30 +58,18 @@ class Attempt:
             self.first_byte = time.monotonic()
 
 
-@dataclass(frozen=True)
-class Clients:
-    """The HTTP clients of the pipeline: one pool for upstreams, one for fetching users' images."""
-
-    upstream: httpx2.AsyncClient
-    user_content: httpx2.AsyncClient
-    allow_private_content: bool = False
-    socket_timeout: float | None = None
-
-
 class Relay:
     """Relays OpenAI-format calls to channels; built once at startup."""
 
-    def __init__(self, cache: Cache, ledger: Ledger, clients: Clients, adaptors: Adaptors) -> None:
+    def __init__(self, cache: Cache, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors) -> None:
         self.cache = cache
         self.ledger = ledger
-        self.clients = clients
+        self.dialogue = dialogue
         self.adaptors = adaptors
-        self.credentials = Credentials(clients.upstream)
 
-    async def handle(self, call: Call, caller: Caller, request_id: str) -> Response:
+    async def handle(self, call: Call, caller: Caller, request_id: str) -> Reply:
         """Serve one call, trying further channels after retryable failures while nothing was sent."""
         started = time.monotonic()
-        prompt_tokens = await self._prompt_tokens(call)
         retries = 0 if caller.pinned_channel is not None else self.cache.options.retry_times
         tried: set[int] = set()
         failure: TollwayError | None = None
@@ -95,7 +79,7 @@ class Relay:
                 break
             tried.add(channel.id)
             try:
-                attempt = self._begin(call, caller, channel, prompt_tokens, request_id, started)
+                attempt = await self._begin(call, caller, channel, request_id, started)
             except UpstreamError as exc:
                 failure = exc
                 continue
@@ -106,7 +90,7 @@ class Relay:
                 if exc.status_code == 401:
                     # A credential the provider no longer accepts (even one refused with HTTP 200, as
                     # Baidu does) is obtained afresh by the next call instead of failing until it expires.
-                    self._forget_credential(attempt)
+                    self.dialogue.refused(attempt.adaptor, attempt.target)
                 failure = exc
                 log.warning("request %s: channel %s (%s) failed: %s", request_id, channel.id, channel.name,
                             exc.message)
@@ -133,100 +117,78 @@ class Relay:
             return channel
         return self.cache.routes.pick(caller.user.group, call.model, tried)
 
-    def _begin(self, call: Call, caller: Caller, channel: ChannelEntry, prompt_tokens: int, request_id: str,
-               started: float) -> Attempt:
+    async def _begin(self, call: Call, caller: Caller, channel: ChannelEntry, request_id: str,
+                     started: float) -> Attempt:
         kind = channel_types.get(channel.type)
         adaptor = self.adaptors.for_type(kind)
         target = Target(channel, kind, channel.model_mapping.get(call.model, call.model))
         options = self.cache.options
         price = pricing.price_of(options, target.model, channel.type, caller.user.group)
-        hold = self.ledger.reserve(caller.token, caller.user, _hold_amount(call, price, prompt_tokens,
-                                                                          options.pre_consumed_quota))
-        return Attempt(call, caller, target, adaptor, price, hold, request_id, started, prompt_tokens)
+        hold = self._reserve(call, caller, price, options.pre_consumed_quota)
+        if hold is None:
+            # The cheap bound did not fit what is left: hold on the exact count instead.
+            call.prompt_tokens = await self._count_prompt(call)
+            hold = self.ledger.reserve(caller.token, caller.user, _hold_amount(call, price, options.pre_consumed_quota))
+        return Attempt(call, caller, target, adaptor, price, hold, request_id, started)
 
-    def _forget_credential(self, attempt: Attempt) -> None:
-        exchange = attempt.adaptor.credential(attempt.target)
-        if exchange is not None:
-            self.credentials.forget(exchange.key)
+    def _reserve(self, call: Call, caller: Caller, price: Price, pre_consumed: int) -> Hold | None:
+        """Hold on an upper bound of the prompt's tokens, or None when that bound is more than is left."""
+        amount = _hold_amount(call, price, pre_consumed)
+        try:
+            return self.ledger.reserve(caller.token, caller.user, amount)
+        except InsufficientQuota:
+            if call.mode not in _TEXT_MODES or call.prompt_tokens is not None:
+                raise
+            return None
 
-    async def _prepare(self, attempt: Attempt) -> UpstreamRequest:
-        """Inline images and obtain a credential where the adaptor needs them, then build the request."""
-        adaptor, clients = attempt.adaptor, self.clients
-        if adaptor.inline_images and attempt.call.mode is Mode.CHAT:
-            attempt.call = await inline_images(attempt.call, clients.user_content,
-                                               allow_private=clients.allow_private_content)
-        exchange = adaptor.credential(attempt.target)
-        if exchange is not None:
-            attempt.target = dataclasses.replace(attempt.target, credential=await self.credentials.get(exchange))
-        attempt.upstream = adaptor.request(attempt.call, attempt.target)
-        return attempt.upstream
+    async def _send(self, attempt: Attempt) -> Reply:
+        dialogue = self.dialogue
+        call, target, request = await dialogue.prepare(attempt.adaptor, attempt.call, attempt.target)
+        attempt.call, attempt.target, attempt.upstream = call, target, request
+        adaptor = attempt.adaptor
+        outcome = await dialogue.conclude(adaptor, call, target, request, follows=_MAX_FOLLOWS,
+                                          on_first_byte=attempt.mark_first_byte)
+        if outcome.source is not None:
+            translator = adaptor.translator(call, target)
+            if call.stream:
+                return await self._relay(attempt, outcome.source, translator)
+            events = await streaming.collect(outcome.source, translator, attempt.mark_first_byte)
+            state = translator.state
+            usage = await self._settle(attempt, state.usage, "".join(state.text), None)
+            whole = assembly.completion_from_events(events + translator.close(usage), call)
+            whole["usage"] = usage.as_openai()  # what was billed, whether or not the stream carried it
+            return Reply(200, JSON, orjson.dumps(whole))
+        answer = outcome.answer
+        assert answer is not None
+        usage = await self._settle(attempt, answer.usage, answer.text, answer)
+        if answer.usage is None and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
+            # The provider reported no usage: the client sees the count it was billed for.
+            answer.content = orjson.dumps({**orjson.loads(answer.content), "usage": usage.as_openai()})
+        if call.stream and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
+            return streaming.replay(assembly.events_from_completion(orjson.loads(answer.content), call))
+        return Reply(answer.status, answer.media_type, answer.content)
 
-    async def _open(self, attempt: Attempt, request: UpstreamRequest) -> Source:
-        if request.transport == "websocket":
-            return await open_socket(request, attempt.adaptor, self.clients.socket_timeout)
-        source = await open_http(self.clients.upstream, request)
-        json_for_stream = request.stream and source.media_type.split(";")[0].strip() == "application/json"
-        if source.status >= 400 or json_for_stream:
-            # An error status, or a plain JSON body where a stream was expected (Baidu, Tencent): an error.
-            body = await source.read()
-            raise attempt.adaptor.error(source.status if source.status >= 400 else 502, body)
-        return source
-
-    async def _send(self, attempt: Attempt) -> Response:
-        request = await self._prepare(attempt)
-        call, adaptor = attempt.call, attempt.adaptor
-        for _ in range(_MAX_FOLLOWS):
-            source = await self._open(attempt, request)
-            if request.stream:
-                translator = adaptor.translator(call, attempt.target)
-                if call.stream:
-                    return await self._relay(attempt, source, translator)
-                events = await streaming.collect(source, translator, attempt.mark_first_byte)
-                usage = self._settle(attempt, translator.state.usage, "".join(translator.state.text), None)
-                whole = assembly.completion_from_events(events + translator.close(usage), call)
-                whole["usage"] = usage.as_openai()  # what was billed, whether or not the stream carried it
-                return Response(orjson.dumps(whole), media_type="application/json",
-                                headers={"X-Oneapi-Request-Id": attempt.request_id})
-            attempt.mark_first_byte()
-            body = await source.read()
-            target = dataclasses.replace(attempt.target, note=request.note) if request.note else attempt.target
-            answer = adaptor.answer(call, target, source.status, source.media_type, body)
-            if answer.follow is not None:
-                await asyncio.sleep(answer.wait)
-                request = answer.follow
-                continue
-            usage = self._settle(attempt, answer.usage, answer.text, answer)
-            if answer.usage is None and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
-                # The provider reported no usage: the client sees the count it was billed for.
-                answer.content = orjson.dumps({**orjson.loads(answer.content), "usage": usage.as_openai()})
-            if call.stream and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
-                return streaming.replay(assembly.events_from_completion(orjson.loads(answer.content), call),
-                                        attempt.request_id)
-            return Response(answer.content, status_code=answer.status, media_type=answer.media_type,
-                            headers={"X-Oneapi-Request-Id": attempt.request_id})
-        raise UpstreamError("upstream task did not finish in time", status_code=504, code="upstream_task_timeout")
-
-    async def _relay(self, attempt: Attempt, source: Source, translator: StreamTranslator) -> Response:
+    async def _relay(self, attempt: Attempt, source: Source, translator: StreamTranslator) -> Reply:
         state = translator.state
         usage: list[Usage] = []
 
-        def settle() -> None:
-            usage.append(self._settle(attempt, state.usage, "".join(state.text), None))
+        async def settle() -> None:
+            usage.append(await self._settle(attempt, state.usage, "".join(state.text), None))
 
         return await streaming.relay(
             source, translator, request_id=attempt.request_id, on_first_byte=attempt.mark_first_byte,
             settle=settle, tail=lambda: translator.close(usage[0] if usage else None),
         )
 
-    def _settle(self, attempt: Attempt, usage: Usage | None, text: str, answer: Answer | None) -> Usage:
+    async def _settle(self, attempt: Attempt, usage: Usage | None, text: str, answer: Answer | None) -> Usage:
         """Final usage and cost of a successful call; charge it and queue its log."""
         call = attempt.call
-        counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
         if call.mode in _TEXT_MODES:
             if usage is None:
-                usage = Usage(attempt.prompt_tokens, counter.text(text) if text else 0)
+                counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
+                usage = Usage(await self._prompt_tokens(call), counter.text(text) if text else 0)
             elif usage.prompt_tokens == 0 and call.mode is not Mode.EMBEDDINGS:
-                usage.prompt_tokens = attempt.prompt_tokens
+                usage.prompt_tokens = await self._prompt_tokens(call)
             cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
         elif call.mode is Mode.IMAGES:
             usage = usage or Usage()
@@ -237,6 +199,7 @@ class Relay:
             cost = pricing.speech_cost(attempt.price, text_in)
         else:
             if usage is None:
+                counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
                 usage = Usage(counter.text(answer.transcript or "") if answer else 0, 0)
             cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
         log_row = self._log_row(attempt, usage) if self.cache.options["LogConsumeEnabled"] else None
@@ -268,6 +231,12 @@ class Relay:
         }
 
     async def _prompt_tokens(self, call: Call) -> int:
+        """The prompt's exact token count, counted once per call and only when the bill needs it."""
+        if call.prompt_tokens is None:
+            call.prompt_tokens = await self._count_prompt(call)
+        return call.prompt_tokens
+
+    async def _count_prompt(self, call: Call) -> int:
         if call.mode not in _TEXT_MODES:
             return 0
         counter = Counter(call.model, approximate=self.cache.options["ApproximateTokenEnabled"])
@@ -276,9 +245,10 @@ class Relay:
         return counter.prompt(call.body)
 
 
-def _hold_amount(call: Call, price: Price, prompt_tokens: int, pre_consumed: int) -> int:
+def _hold_amount(call: Call, price: Price, pre_consumed: int) -> int:
     if call.mode in _TEXT_MODES:
-        return pricing.text_hold(price, pre_consumed, prompt_tokens, call.max_tokens)
+        prompt = call.prompt_tokens if call.prompt_tokens is not None else tokenizer.prompt_bound(call.raw)
+        return pricing.text_hold(price, pre_consumed, prompt, call.max_tokens)
     if call.mode is Mode.IMAGES:
         return pricing.image_cost(price, call.body)
     if call.mode is Mode.SPEECH:

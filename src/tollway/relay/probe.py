@@ -8,7 +8,6 @@ but no quota is held, nothing is settled and no consume log is written.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from tollway.relay import assembly, calls, streaming
 from tollway.relay.adaptors.base import Target
 from tollway.relay.calls import Call, Mode
 from tollway.relay.pipeline import Relay
-from tollway.relay.transport import Source, open_http, open_socket
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -83,34 +81,20 @@ async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, pro
                             status_code=500, code="channel_key_unreadable")
     kind = channel_types.get(channel.type)
     adaptor = relay.adaptors.for_type(kind)
-    call = _call(model, prompt)
-    target = Target(channel, kind, actual)
-    exchange = adaptor.credential(target)
-    if exchange is not None:
-        target = dataclasses.replace(target, credential=await relay.credentials.get(exchange))
-    request = adaptor.request(call, target)
-    for _ in range(_MAX_FOLLOWS):
-        source: Source
-        if request.transport == "websocket":
-            source = await open_socket(request, adaptor, relay.clients.socket_timeout)
-        else:
-            source = await open_http(relay.clients.upstream, request)
-        json_for_stream = request.stream and source.media_type.split(";")[0].strip() == "application/json"
-        if source.status >= 400 or json_for_stream:
-            body = await source.read()
-            if exchange is not None and source.status in (401, 403):
-                relay.credentials.forget(exchange.key)
-            raise adaptor.error(source.status if source.status >= 400 else 502, body)
-        if request.stream:
-            translator = adaptor.translator(call, target)
-            events = await streaming.collect(source, translator, lambda: None)
-            return assembly.completion_from_events(events + translator.close(translator.state.usage), call)
-        answer = adaptor.answer(call, target, source.status, source.media_type, await source.read())
-        if answer.follow is None:
-            return orjson.loads(answer.content)
-        await asyncio.sleep(answer.wait)
-        request = answer.follow
-    raise UpstreamError("upstream task did not finish in time", status_code=504, code="upstream_task_timeout")
+    dialogue = relay.dialogue
+    call, target, request = await dialogue.prepare(adaptor, _call(model, prompt), Target(channel, kind, actual))
+    try:
+        outcome = await dialogue.conclude(adaptor, call, target, request, follows=_MAX_FOLLOWS)
+    except UpstreamError as exc:
+        if exc.status_code in (401, 403):
+            dialogue.refused(adaptor, target)
+        raise
+    if outcome.source is not None:
+        translator = adaptor.translator(call, target)
+        events = await streaming.collect(outcome.source, translator, lambda: None)
+        return assembly.completion_from_events(events + translator.close(translator.state.usage), call)
+    assert outcome.answer is not None
+    return orjson.loads(outcome.answer.content)
 
 
 def _reply(answer: Any) -> str:

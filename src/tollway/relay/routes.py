@@ -2,101 +2,44 @@
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
-
-from tollway.bodies import read_body
-from tollway.errors import NotFound, NotImplementedRoute, TollwayError
+from tollway.errors import NotFound, NotImplementedRoute
+from tollway.relay.asgi import Endpoint, Incoming, RelayApp, Route, Router
 from tollway.relay.auth import Caller, allow_model
 from tollway.relay.calls import Mode, parse_json, parse_multipart
+from tollway.relay.reply import Reply, json_reply
 from tollway.routing import model_lists
-
-if TYPE_CHECKING:
-    from tollway.services import Services
-
-log = logging.getLogger(__name__)
 
 _MODEL_CREATED = 1626777600  # One API's fixed `created` for model objects
 
-
-class _RequestIds:
-    """One API's request ids: the time to the second and eight random digits."""
-
-    def __init__(self) -> None:
-        self._second = 0
-        self._prefix = ""
-
-    def __call__(self) -> str:
-        now = int(time.time())
-        if now != self._second:
-            # Formatting the time costs more than the rest of the id; once a second is enough.
-            self._second, self._prefix = now, time.strftime("%Y%m%d%H%M%S", time.localtime(now))
-        # Ids only need to be unique enough to find a call in the logs, not unguessable.
-        return f"{self._prefix}{random.getrandbits(26) % 10**8:08d}"
+Handler = Callable[[Incoming, Caller], Awaitable[Reply]]
 
 
-new_request_id = _RequestIds()
+def authenticated(handler: Handler) -> Endpoint:
+    """An endpoint that first checks the relay key (`Authorization: Bearer sk-...`) against the token cache."""
 
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(exc: TollwayError, request_id: str) -> Response:
-    return json_response(exc.openai_body(request_id), exc.status_code, {"X-Oneapi-Request-Id": request_id})
-
-
-def services_of(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
-Handler = Callable[[Request, "Services", Caller, str], Awaitable[Response]]
-
-
-def relay_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a relay handler with token authentication, a request id and OpenAI-shaped errors."""
-
-    async def endpoint(request: Request) -> Response:
-        services = services_of(request)
-        request_id = new_request_id()
-        try:
-            caller = await services.auth.caller(request.headers.get("authorization", ""), client_ip(request))
-            return await handler(request, services, caller, request_id)
-        except TollwayError as exc:
-            return error_response(exc, request_id)
-        except Exception:
-            log.exception("request %s failed", request_id)
-            return error_response(TollwayError("internal error in Tollway"), request_id)
+    async def endpoint(incoming: Incoming) -> Reply:
+        caller = await incoming.services.auth.caller(incoming.header(b"authorization"), incoming.client_ip)
+        return await handler(incoming, caller)
 
     return endpoint
 
 
-def relay(mode: Mode) -> Callable[[Request], Awaitable[Response]]:
+def relay(mode: Mode) -> Endpoint:
     """The endpoint of one relay mode."""
 
-    async def handler(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
-        raw = await read_body(request, services.settings.max_request_body_bytes)
+    async def handler(incoming: Incoming, caller: Caller) -> Reply:
+        raw = await incoming.body()
         if mode in (Mode.TRANSCRIPTION, Mode.TRANSLATION):
-            call = await parse_multipart(mode, raw, request.headers.get("content-type", ""))
+            call = await parse_multipart(mode, raw, incoming.header(b"content-type"))
         else:
-            call = parse_json(mode, raw, path_model=request.path_params.get("model", ""))
+            call = parse_json(mode, raw, path_model=incoming.params.get("model", ""))
         allow_model(caller, call.model)
-        return await services.relay.handle(call, caller, request_id)
+        return await incoming.services.relay.handle(call, caller, incoming.request_id)
 
-    return relay_endpoint(handler)
+    return authenticated(handler)
 
 
 def _model_object(model: str) -> dict[str, Any]:
@@ -104,107 +47,119 @@ def _model_object(model: str) -> dict[str, Any]:
             "permission": [], "root": model, "parent": None}
 
 
-def _visible_models(services: Services, caller: Caller) -> list[str]:
+def _visible_models(incoming: Incoming, caller: Caller) -> list[str]:
     if caller.token.models is not None:
         return sorted(caller.token.models)
-    return services.cache.routes.models(caller.user.group)
+    return incoming.services.cache.routes.models(caller.user.group)
 
 
-async def list_models(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
-    return json_response({"object": "list", "data": [_model_object(m) for m in _visible_models(services, caller)]})
+async def list_models(incoming: Incoming, caller: Caller) -> Reply:
+    return json_reply({"object": "list", "data": [_model_object(m) for m in _visible_models(incoming, caller)]})
 
 
-async def retrieve_model(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
-    model = request.path_params["model"]
-    if model not in _visible_models(services, caller) and model not in model_lists.all_models():
+async def retrieve_model(incoming: Incoming, caller: Caller) -> Reply:
+    model = incoming.params["model"]
+    if model not in _visible_models(incoming, caller) and model not in model_lists.all_models():
         raise NotFound(f"the model '{model}' does not exist", code="model_not_found", param="model")
-    return json_response(_model_object(model))
+    return json_reply(_model_object(model))
 
 
-def _token_or_user_figures(services: Services, caller: Caller) -> tuple[int, int]:
-    if services.cache.options["DisplayTokenStatEnabled"]:
+def _token_or_user_figures(incoming: Incoming, caller: Caller) -> tuple[int, int]:
+    if incoming.services.cache.options["DisplayTokenStatEnabled"]:
         return caller.token.remain.value, caller.token.used.value
     return caller.user.quota.value, caller.user.used_quota.value
 
 
-async def subscription(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
-    options = services.cache.options
-    remain, used = _token_or_user_figures(services, caller)
+async def subscription(incoming: Incoming, caller: Caller) -> Reply:
+    options = incoming.services.cache.options
+    remain, used = _token_or_user_figures(incoming, caller)
     amount = float(remain + used)
     if options["DisplayInCurrencyEnabled"]:
         amount /= options.quota_per_unit
     if caller.token.unlimited:
         amount = 100000000.0
     expires = caller.token.expired_time if caller.token.expired_time > 0 else 0
-    return json_response({
+    return json_reply({
         "object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": amount,
         "hard_limit_usd": amount, "system_hard_limit_usd": amount, "access_until": expires,
     })
 
 
-async def usage(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
-    options = services.cache.options
-    _, used = _token_or_user_figures(services, caller)
+async def usage(incoming: Incoming, caller: Caller) -> Reply:
+    options = incoming.services.cache.options
+    _, used = _token_or_user_figures(incoming, caller)
     amount = float(used)
     if options["DisplayInCurrencyEnabled"]:
         amount /= options.quota_per_unit
-    return json_response({"object": "list", "total_usage": amount * 100})
+    return json_reply({"object": "list", "total_usage": amount * 100})
 
 
-async def not_implemented(request: Request, services: Services, caller: Caller, request_id: str) -> Response:
+async def not_implemented(incoming: Incoming, caller: Caller) -> Reply:
     raise NotImplementedRoute("API not implemented")
 
 
-async def invalid_url(request: Request) -> Response:
-    """One API's answer for an unknown /v1 path."""
-    message = f"Invalid URL ({request.method} {request.url.path})"
-    return json_response({"error": {"message": message, "type": "invalid_request_error", "param": None,
-                                    "code": None}}, 404)
+def invalid_url_message(method: str, path: str) -> dict[str, Any]:
+    """One API's answer for an unknown path."""
+    return {"error": {"message": f"Invalid URL ({method} {path})", "type": "invalid_request_error", "param": None,
+                      "code": None}}
+
+
+async def invalid_url(incoming: Incoming) -> Reply:
+    return json_reply(invalid_url_message(incoming.scope["method"], incoming.scope["path"]), 404)
 
 
 _NOT_IMPLEMENTED = [
-    ("/images/edits", ["POST"]),
-    ("/images/variations", ["POST"]),
-    ("/edits", ["POST"]),
-    ("/files", ["GET", "POST"]),
-    ("/files/{rest:path}", ["GET", "DELETE"]),
-    ("/fine_tuning/jobs", ["GET", "POST"]),
-    ("/fine_tuning/jobs/{rest:path}", ["GET", "POST"]),
-    ("/fine-tunes", ["GET", "POST"]),
-    ("/fine-tunes/{rest:path}", ["GET", "POST", "DELETE"]),
-    ("/assistants", ["GET", "POST"]),
-    ("/assistants/{rest:path}", ["GET", "POST", "DELETE"]),
-    ("/threads", ["POST"]),
-    ("/threads/{rest:path}", ["GET", "POST", "DELETE"]),
+    ("/v1/images/edits", ("POST",)),
+    ("/v1/images/variations", ("POST",)),
+    ("/v1/edits", ("POST",)),
+    ("/v1/files", ("GET", "POST")),
+    ("/v1/files/{rest}", ("GET", "DELETE")),
+    ("/v1/fine_tuning/jobs", ("GET", "POST")),
+    ("/v1/fine_tuning/jobs/{rest}", ("GET", "POST")),
+    ("/v1/fine-tunes", ("GET", "POST")),
+    ("/v1/fine-tunes/{rest}", ("GET", "POST", "DELETE")),
+    ("/v1/assistants", ("GET", "POST")),
+    ("/v1/assistants/{rest}", ("GET", "POST", "DELETE")),
+    ("/v1/threads", ("POST",)),
+    ("/v1/threads/{rest}", ("GET", "POST", "DELETE")),
 ]
 
 
-def v1_routes() -> list[BaseRoute]:
-    """Routes mounted under /v1."""
-    routes: list[BaseRoute] = [
-        Route("/chat/completions", relay(Mode.CHAT), methods=["POST"]),
-        Route("/completions", relay(Mode.COMPLETIONS), methods=["POST"]),
-        Route("/embeddings", relay(Mode.EMBEDDINGS), methods=["POST"]),
-        Route("/engines/{model:path}/embeddings", relay(Mode.EMBEDDINGS), methods=["POST"]),
-        Route("/moderations", relay(Mode.MODERATIONS), methods=["POST"]),
-        Route("/images/generations", relay(Mode.IMAGES), methods=["POST"]),
-        Route("/audio/speech", relay(Mode.SPEECH), methods=["POST"]),
-        Route("/audio/transcriptions", relay(Mode.TRANSCRIPTION), methods=["POST"]),
-        Route("/audio/translations", relay(Mode.TRANSLATION), methods=["POST"]),
-        Route("/models", relay_endpoint(list_models), methods=["GET"]),
-        Route("/models/{model:path}", relay_endpoint(retrieve_model), methods=["GET"]),
-        Route("/models/{model:path}", relay_endpoint(not_implemented), methods=["DELETE"]),
-        Route("/dashboard/billing/subscription", relay_endpoint(subscription), methods=["GET"]),
-        Route("/dashboard/billing/usage", relay_endpoint(usage), methods=["GET"]),
+def _route(methods: tuple[str, ...], path: str, endpoint: Endpoint) -> Route:
+    # A GET route answers HEAD too, as Starlette's did.
+    return Route(frozenset(methods + (("HEAD",) if "GET" in methods else ())), path, endpoint)
+
+
+def relay_routes() -> list[Route]:
+    """Every route of the relay app: /v1 and the billing dashboards."""
+    post = ("POST",)
+    get = ("GET",)
+    routes = [
+        _route(post, "/v1/chat/completions", relay(Mode.CHAT)),
+        _route(post, "/v1/completions", relay(Mode.COMPLETIONS)),
+        _route(post, "/v1/embeddings", relay(Mode.EMBEDDINGS)),
+        _route(post, "/v1/engines/{model}/embeddings", relay(Mode.EMBEDDINGS)),
+        _route(post, "/v1/moderations", relay(Mode.MODERATIONS)),
+        _route(post, "/v1/images/generations", relay(Mode.IMAGES)),
+        _route(post, "/v1/audio/speech", relay(Mode.SPEECH)),
+        _route(post, "/v1/audio/transcriptions", relay(Mode.TRANSCRIPTION)),
+        _route(post, "/v1/audio/translations", relay(Mode.TRANSLATION)),
+        _route(get, "/v1/models", authenticated(list_models)),
+        _route(get, "/v1/models/{model}", authenticated(retrieve_model)),
+        _route(("DELETE",), "/v1/models/{model}", authenticated(not_implemented)),
     ]
-    routes += [Route(path, relay_endpoint(not_implemented), methods=methods) for path, methods in _NOT_IMPLEMENTED]
-    routes.append(Route("/{rest:path}", invalid_url, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    for prefix in ("/v1/dashboard", "/dashboard"):
+        routes.append(_route(get, f"{prefix}/billing/subscription", authenticated(subscription)))
+        routes.append(_route(get, f"{prefix}/billing/usage", authenticated(usage)))
+    routes += [_route(methods, path, authenticated(not_implemented)) for path, methods in _NOT_IMPLEMENTED]
     return routes
 
 
-def dashboard_routes() -> list[BaseRoute]:
-    """Routes mounted under /dashboard (the same billing answers as /v1/dashboard)."""
-    return [
-        Route("/billing/subscription", relay_endpoint(subscription), methods=["GET"]),
-        Route("/billing/usage", relay_endpoint(usage), methods=["GET"]),
-    ]
+def relay_app() -> RelayApp:
+    """The ASGI app of the relay routes; anything else under /v1 is One API's `Invalid URL` 404."""
+    return RelayApp(Router(relay_routes(), invalid_url))
+
+
+def serves(path: str) -> bool:
+    """Whether a path belongs to the relay app rather than the management API or the console."""
+    return path.startswith("/v1/") or path.startswith("/dashboard/billing/")

@@ -16,6 +16,10 @@ class LineSplitter:
     def __init__(self) -> None:
         self._rest = b""
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._rest)
+
     def feed(self, data: bytes) -> list[bytes]:
         """The complete lines in `data` (plus what was left over before), without their line endings."""
         if self._rest:

@@ -1,102 +1,104 @@
 """Relaying a translated upstream stream to the client chunk by chunk, or collecting it whole.
 
-The first chunks are read before the response starts: an error the provider sends as its first event
+The first chunks are read before the reply starts: an error the provider sends as its first event
 (with HTTP 200) then becomes an ordinary failure that the pipeline may retry on another channel.
+Once the reply has started, a failure ends the stream in-band (an error event, then `[DONE]`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from tollway.errors import UpstreamError
 from tollway.relay import sse
 from tollway.relay.adaptors.base import StreamTranslator
+from tollway.relay.reply import EVENT_STREAM, Reply
 from tollway.relay.transport import Source
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-class RelayStream(StreamingResponse):
-    """A streaming response that settles and closes the upstream even if its body is never iterated."""
-
-    def __init__(self, content: AsyncIterator[bytes] | Iterable[bytes], finish: Callable[[], Awaitable[None]], *,
-                 headers: dict[str, str]) -> None:
-        super().__init__(content, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
-        self._finish = finish
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._finish()
 
 
 async def _prime(chunks: AsyncIterator[bytes], translator: StreamTranslator, on_first_byte: Callable[[], None]
                  ) -> list[bytes]:
     """Read until the translator has something for the client; raise the provider's error if that comes first."""
-    primed: list[bytes] = []
-    first = True
-    while not primed:
+    state = translator.state
+    try:
+        chunk = await anext(chunks)
+    except StopAsyncIteration:
+        return []
+    on_first_byte()
+    while True:
+        primed = translator.feed(chunk)
+        if primed:
+            return primed  # an error after some output was put in-band by the translator
+        if state.error is not None:
+            raise state.error
+        if state.finished:
+            return primed
         try:
             chunk = await anext(chunks)
         except StopAsyncIteration:
-            break
-        if first:
-            on_first_byte()
-            first = False
-        primed.extend(translator.feed(chunk))
-        if translator.state.error is not None:
-            raise translator.state.error
-        if translator.state.finished:
-            break
-    return primed
+            return []
 
 
 async def relay(source: Source, translator: StreamTranslator, *, request_id: str,
-                on_first_byte: Callable[[], None], settle: Callable[[], object],
-                tail: Callable[[], list[bytes]]) -> RelayStream:
-    """Start relaying: returns the response once the stream has proven itself (or raises its error)."""
+                on_first_byte: Callable[[], None], settle: Callable[[], Awaitable[object]],
+                tail: Callable[[], list[bytes]]) -> Reply:
+    """Start relaying: returns the reply once the stream has proven itself (or raises its error).
+
+    `settle` runs exactly once: when the stream ends, or when the client goes away before that.
+    """
     chunks = source.chunks()
     try:
         primed = await _prime(chunks, translator, on_first_byte)
     except BaseException:
         await source.close()
         raise
+    state = translator.state
     settled = False
 
-    def settle_once() -> None:
+    async def settle_once() -> None:
         nonlocal settled
         if not settled:
             settled = True
-            settle()
+            await settle()
 
     async def body() -> AsyncIterator[bytes]:
         if primed:
-            yield b"".join(primed)
+            yield primed[0] if len(primed) == 1 else b"".join(primed)
         try:
-            async for chunk in chunks:
+            async for chunk in _unless(state.error is not None or (state.finished and source.ends_at_last_event),
+                                       chunks):
                 out = translator.feed(chunk)
                 if out:
-                    yield b"".join(out) if len(out) > 1 else out[0]
-                if translator.state.finished and source.ends_at_last_event:
+                    yield out[0] if len(out) == 1 else b"".join(out)
+                if state.error is not None:
+                    break  # the translator has told the client in-band
+                if state.finished and source.ends_at_last_event:
                     break
         except UpstreamError as exc:
             # The upstream broke off mid-stream: tell the client in-band, bill what was delivered.
-            translator.state.error = exc
+            state.error = exc
             yield sse.frame(orjson.dumps(exc.openai_body(request_id)))
-        settle_once()
+        await settle_once()
         yield b"".join(tail())
 
     async def finish() -> None:
         # Settling here happens only when the client went away: what was streamed so far is billed.
-        settle_once()
-        await asyncio.shield(source.close())
+        try:
+            await settle_once()
+        finally:
+            await asyncio.shield(source.close())
 
-    return RelayStream(body(), finish, headers={"X-Oneapi-Request-Id": request_id})
+    return Reply(200, EVENT_STREAM, stream=body(), finish=finish)
+
+
+async def _unless(done: bool, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The rest of the chunks, or none when the stream is already over."""
+    if not done:
+        async for chunk in chunks:
+            yield chunk
 
 
 async def collect(source: Source, translator: StreamTranslator, on_first_byte: Callable[[], None]) -> list[bytes]:
@@ -118,10 +120,11 @@ async def collect(source: Source, translator: StreamTranslator, on_first_byte: C
     return events
 
 
-def replay(events: list[bytes], request_id: str) -> RelayStream:
+def replay(events: list[bytes]) -> Reply:
     """A stream of events that are all known already (a whole answer replayed for a streaming client)."""
 
-    async def nothing() -> None:
-        return None
+    async def chunks() -> AsyncIterator[bytes]:
+        for event in events:
+            yield event
 
-    return RelayStream(iter(events), nothing, headers={"X-Oneapi-Request-Id": request_id})
+    return Reply(200, EVENT_STREAM, stream=chunks())

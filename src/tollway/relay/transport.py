@@ -1,15 +1,16 @@
-"""Opening upstream answers: HTTP through the pooled client, or a WebSocket (Xunfei Spark)."""
+"""The upstream seam: one way to send a request to a provider and read its answer.
+
+The relay pipeline, channel tests, credential exchanges and balance queries all go through a
+`Transport`; `relay/aiohttp_transport.py` is the one implementation on sockets, and tests may plug in
+their own without opening any.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Protocol
 
-import httpx2
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
-
-from tollway.errors import UpstreamError
-from tollway.relay.adaptors.base import Adaptor, UpstreamRequest
+from tollway.relay.adaptors.base import UpstreamRequest
 
 
 class Source:
@@ -22,6 +23,7 @@ class Source:
     ends_at_last_event: bool = False
 
     def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; transport failures raise a retryable UpstreamError."""
         raise NotImplementedError
 
     async def read(self) -> bytes:
@@ -32,72 +34,46 @@ class Source:
             await self.close()
 
     async def close(self) -> None:
+        """Let go of the answer; safe to call more than once."""
         raise NotImplementedError
 
 
-class HttpSource(Source):
-    def __init__(self, response: httpx2.Response) -> None:
-        self.response = response
-        self.status = response.status_code
-        self.media_type = response.headers.get("content-type", "")
+class Transport(Protocol):
+    """Opens upstream answers; built once at startup and closed at shutdown."""
+
+    async def open(self, request: UpstreamRequest) -> Source:
+        """Send `request` (HTTP, or a WebSocket and its frames) and return its answer unread.
+
+        Connection failures and timeouts raise a retryable UpstreamError (502 or 504); a refused
+        WebSocket handshake raises `HandshakeRefused` so the adaptor can read the provider's reason.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        ...
+
+
+class HandshakeRefused(Exception):
+    """A WebSocket upgrade the provider answered with an ordinary HTTP status and body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"WebSocket handshake refused with status {status}")
+        self.status = status
+        self.body = body
+
+
+class BytesSource(Source):
+    """An answer already in memory (test transports, cached answers)."""
+
+    def __init__(self, status: int, media_type: str, body: bytes | list[bytes]) -> None:
+        self.status = status
+        self.media_type = media_type
+        self._chunks = [body] if isinstance(body, bytes) else body
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self.response.aiter_bytes():
-                yield chunk
-        except httpx2.HTTPError as exc:
-            raise UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
-                                retryable=True) from exc
+        for chunk in self._chunks:
+            yield chunk
 
     async def close(self) -> None:
-        await self.response.aclose()
-
-
-class SocketSource(Source):
-    """Each WebSocket message is one chunk; the client closes the socket after the last one."""
-
-    media_type = "application/x-websocket-frames"
-    ends_at_last_event = True
-
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for message in self.connection:
-                yield message.encode() if isinstance(message, str) else message
-        except ConnectionClosedOK:
-            return
-        except WebSocketException as exc:
-            raise UpstreamError(f"upstream WebSocket broke off: {exc!r}", status_code=502,
-                                code="upstream_read_error", retryable=True) from exc
-
-    async def close(self) -> None:
-        await self.connection.close()
-
-
-async def open_http(client: httpx2.AsyncClient, request: UpstreamRequest) -> HttpSource:
-    """Send an HTTP request and return its answer unread; transport failures become retryable errors."""
-    built = client.build_request(request.method, request.url, headers=request.headers, content=request.content)
-    try:
-        return HttpSource(await client.send(built, stream=True))
-    except httpx2.TimeoutException as exc:
-        raise UpstreamError("upstream timed out", status_code=504, code="upstream_timeout", retryable=True) from exc
-    except httpx2.HTTPError as exc:
-        raise UpstreamError(f"cannot reach upstream: {exc!r}", status_code=502, code="upstream_unreachable",
-                            retryable=True) from exc
-
-
-async def open_socket(request: UpstreamRequest, adaptor: Adaptor, timeout: float | None) -> SocketSource:
-    """Connect a WebSocket and send the request's frames; a refused handshake is the adaptor's error."""
-    try:
-        connection = await connect(request.url, additional_headers=request.headers or None,
-                                   open_timeout=timeout or 30, proxy=None, max_size=16 * 1024 * 1024)
-    except InvalidStatus as exc:
-        raise adaptor.error(exc.response.status_code, bytes(exc.response.body or b"")) from exc
-    except (OSError, TimeoutError, WebSocketException) as exc:
-        raise UpstreamError(f"cannot reach upstream: {exc!r}", status_code=502, code="upstream_unreachable",
-                            retryable=True) from exc
-    for frame in request.frames:
-        await connection.send(frame)
-    return SocketSource(connection)
+        return None

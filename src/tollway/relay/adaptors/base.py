@@ -51,6 +51,8 @@ class UpstreamRequest:
     # Anything the adaptor wants back with this request's answer (as `target.note`), e.g. what an
     # earlier poll of an asynchronous task found.
     note: Mapping[str, Any] = field(default_factory=dict)
+    # Seconds the whole exchange may take (balance queries); None keeps the transport's RELAY_TIMEOUT.
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)

@@ -151,15 +151,14 @@ class CloudflareStream(OpenAIStream):
         super().__init__(call)
         self._emitted = False
 
-    def line(self, line: bytes) -> list[bytes]:
-        payload = sse.data_of(line)
-        if payload is not None and b'"error' in payload:
+    def event(self, payload: bytes) -> list[bytes]:
+        if b'"error' in payload:
             data = json_of(payload)
             if isinstance(data, dict) and _errors(data):
                 self.state.error = cloudflare_error(500, payload)
                 # Before any output the pipeline may still retry elsewhere; after, the client hears it in-band.
                 return [error_frame(self.state.error)] if self._emitted else []
-        pieces = super().line(line)
+        pieces = super().event(payload)
         self._emitted = self._emitted or bool(pieces)
         return pieces
 

@@ -32,6 +32,11 @@ class LineStream(StreamTranslator):
         self.state = StreamState()
         self._lines = sse.LineSplitter()
 
+    @property
+    def pending(self) -> bool:
+        """Part of a line is waiting for the rest of it."""
+        return self._lines.pending
+
     def feed(self, data: bytes) -> list[bytes]:
         return [piece for line in self._lines.feed(data) for piece in self.line(line)]
 

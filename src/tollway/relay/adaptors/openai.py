@@ -8,11 +8,12 @@ from typing import Any
 import httpx2
 import orjson
 
+from tollway.errors import UpstreamError
 from tollway.relay import sse
 from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.failures import body_error, load_json, not_served, upstream_error
 from tollway.relay.adaptors.line_stream import LineStream
-from tollway.relay.adaptors.openai_out import usage_frame
+from tollway.relay.adaptors.openai_out import error_frame, usage_frame
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
 from tollway.settings import Settings
@@ -145,7 +146,11 @@ def _collect(delta: dict[str, Any], parts: list[str]) -> None:
 
 
 class OpenAIStream(LineStream):
-    """Re-emits an OpenAI-format stream event by event, reading usage and text on the way."""
+    """Re-emits an OpenAI-format stream event by event, reading usage and text on the way.
+
+    Every event is parsed (a provider's broken JSON must not reach the client's SDK), but a chunk made of
+    whole `data: ...` events, the usual case, skips the line splitter.
+    """
 
     def __init__(self, call: Call) -> None:
         super().__init__()
@@ -153,47 +158,80 @@ class OpenAIStream(LineStream):
         self._id = ""
         self._model = call.model
         self._created = 0
+        self._started = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if not self.pending and data[:6] == b"data: " and data[-2:] == b"\n\n":
+            payloads = data[6:-2].split(b"\n\ndata: ")
+            if data.count(b"\n") == 2 * len(payloads) and b"\r" not in data:
+                out: list[bytes] = []
+                for payload in payloads:
+                    out += self.event(payload)
+                return out
+        return super().feed(data)
 
     def line(self, line: bytes) -> list[bytes]:
         payload = sse.data_of(line)
         if payload is None:
             return []  # blank lines, comments, event: and id: lines
-        payload = payload.strip()
-        if not payload:
-            return []
-        if payload == b"[DONE]":
-            self.state.finished = True
-            return []
+        return self.event(payload)
+
+    def event(self, payload: bytes) -> list[bytes]:
+        """What one `data:` payload becomes for the client."""
+        if payload[:1] != b"{":
+            payload = payload.strip()
+            if payload == b"[DONE]":
+                self.state.finished = True
+                return []
+            if not payload:
+                return []
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            return [sse.frame(payload)]
-        if not isinstance(chunk, dict):
-            return []
-        if body_error(chunk) is not None:
+            return self._broken(payload)
+        if type(chunk) is not dict:
+            return []  # a bare value carries nothing a client could use
+        if "error" in chunk and body_error(chunk) is not None:
             self.state.error = upstream_error(500, payload)
-            return [sse.frame(payload)]
+            return self._out(payload)
         choices = chunk.get("choices")
-        usage = from_openai(chunk.get("usage"))
-        if usage is None and isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        usage = from_openai(chunk.get("usage")) if chunk.get("usage") else None
+        if usage is None and type(choices) is list and choices and type(choices[0]) is dict:
             usage = from_openai(choices[0].get("usage"))  # Moonshot puts it inside the choice
         if usage is not None:
             self.state.usage = usage
-        if not choices:
+        if type(choices) is not list or not choices:
             # Azure's preamble and content-filter chunks carry neither choices nor usage.
-            return [sse.frame(payload)] if usage is not None else []
+            return self._out(payload) if usage is not None else []
         if not self._id:
-            self._id = str(chunk.get("id") or "")
-            self._model = str(chunk.get("model") or self._model)
-            self._created = int(chunk.get("created") or 0)
+            self._head(chunk)
+        text = self.state.text
         for choice in choices:
-            if isinstance(choice, dict):
+            if type(choice) is dict:
                 delta = choice.get("delta")
-                if isinstance(delta, dict):
-                    _collect(delta, self.state.text)
+                if type(delta) is dict:
+                    _collect(delta, text)
                 elif isinstance(choice.get("text"), str):
-                    self.state.text.append(choice["text"])
-        return [sse.frame(payload)]
+                    text.append(choice["text"])
+        return self._out(payload)
+
+    def _out(self, payload: bytes) -> list[bytes]:
+        self._started = True
+        return [b"data: " + payload + b"\n\n"]
+
+    def _head(self, chunk: dict[str, Any]) -> None:
+        """The answer's id, model and time, for a usage chunk Tollway may have to add (odd types tolerated)."""
+        answer_id, model, created = chunk.get("id"), chunk.get("model"), chunk.get("created")
+        self._id = answer_id if isinstance(answer_id, str) else str(answer_id or "")
+        self._model = model if isinstance(model, str) and model else self._model
+        self._created = created if isinstance(created, int) and not isinstance(created, bool) else 0
+
+    def _broken(self, payload: bytes) -> list[bytes]:
+        """An event that is not JSON: before any output another channel may answer; after, the stream ends."""
+        error = UpstreamError(f"upstream sent a stream event that is not JSON: {payload[:100]!r}", status_code=502,
+                              code="bad_upstream_response", retryable=True)
+        self.state.error = error
+        return [error_frame(error)] if self._started else []
 
     def end(self, usage: Usage | None) -> list[bytes]:
         out: list[bytes] = []

@@ -1,0 +1,144 @@
+"""The transport on sockets: one pooled aiohttp session for HTTP, the websockets library for WebSocket providers.
+
+aiohttp was chosen by measurement (bench/README.md): per proxied call it costs well under half of what
+httpx2 does, mostly because its connection pool does no per-request bookkeeping over idle connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
+from yarl import URL
+
+from tollway.errors import UpstreamError
+from tollway.relay.adaptors.base import UpstreamRequest
+from tollway.relay.transport import HandshakeRefused, Source
+
+_CONNECT_LIMIT = 15.0  # seconds; RELAY_TIMEOUT only ever shortens it
+
+
+def _unreachable(exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamError("upstream timed out", status_code=504, code="upstream_timeout", retryable=True)
+    return UpstreamError(f"cannot reach upstream: {exc!r}", status_code=502, code="upstream_unreachable",
+                         retryable=True)
+
+
+class HttpSource(Source):
+    """An aiohttp answer read chunk by chunk as the provider sends it."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.status = response.status
+        self.media_type = response.headers.get("Content-Type", "")
+        self._done = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self.response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
+                                retryable=True) from exc
+        self._done = True
+
+    async def read(self) -> bytes:
+        try:
+            body = await self.response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
+                                retryable=True) from exc
+        finally:
+            await self.close()
+        return body
+
+    async def close(self) -> None:
+        if self._done or self.response.content.is_eof():
+            self.response.release()  # the connection goes back to the pool
+        else:
+            self.response.close()  # abandoned mid-body: the connection cannot be reused
+
+
+class SocketSource(Source):
+    """Each WebSocket message is one chunk; the client closes the socket after the last one."""
+
+    media_type = "application/x-websocket-frames"
+    ends_at_last_event = True
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self.connection = connection
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for message in self.connection:
+                yield message.encode() if isinstance(message, str) else message
+        except ConnectionClosedOK:
+            return
+        except WebSocketException as exc:
+            raise UpstreamError(f"upstream WebSocket broke off: {exc!r}", status_code=502,
+                                code="upstream_read_error", retryable=True) from exc
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+class AiohttpTransport:
+    """The process's one upstream connection pool (RELAY_TIMEOUT 0 means no read timeout)."""
+
+    def __init__(self, *, read_timeout: float | None = None, proxy: str = "") -> None:
+        connect_limit = min(read_timeout or _CONNECT_LIMIT, _CONNECT_LIMIT)
+        self.read_timeout = read_timeout
+        self.proxy = proxy or None
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=connect_limit, sock_read=read_timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        # Made on first use, inside the running loop, as aiohttp requires.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=60)
+            # trust_env: the standard HTTPS_PROXY/NO_PROXY variables apply when RELAY_PROXY is unset.
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=True,
+                                                  auto_decompress=True)
+        return self._session
+
+    async def open(self, request: UpstreamRequest) -> Source:
+        if request.transport == "websocket":
+            return await self._open_socket(request)
+        try:
+            # encoded=True: signed URLs (SigV4, Xunfei's HMAC) must reach the provider byte for byte.
+            url = URL(request.url, encoded=True)
+            if request.timeout:
+                response = await self.session.request(
+                    request.method, url, headers=request.headers, data=request.content or None, proxy=self.proxy,
+                    allow_redirects=False, timeout=aiohttp.ClientTimeout(total=request.timeout))
+            else:
+                response = await self.session.request(
+                    request.method, url, headers=request.headers, data=request.content or None, proxy=self.proxy,
+                    allow_redirects=False)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _unreachable(exc) from exc
+        return HttpSource(response)
+
+    async def _open_socket(self, request: UpstreamRequest) -> SocketSource:
+        try:
+            connection = await connect(request.url, additional_headers=request.headers or None,
+                                       open_timeout=self.read_timeout or 30, proxy=None, max_size=16 * 1024 * 1024)
+        except InvalidStatus as exc:
+            raise HandshakeRefused(exc.response.status_code, bytes(exc.response.body or b"")) from exc
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise _unreachable(exc) from exc
+        for frame in request.frames:
+            await connection.send(frame)
+        return SocketSource(connection)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            # aiohttp's connections finish closing on the next loop iterations.
+            await asyncio.sleep(0)
+            self._session = None

@@ -1,0 +1,94 @@
+"""Putting one call to one channel: the upstream request built, sent, its polls followed, its answer read.
+
+The relay pipeline and the channel tests both talk to providers through a `Dialogue`, so a request a
+channel test sends is exactly the one a client's call would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx2
+
+from tollway.errors import UpstreamError
+from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
+from tollway.relay.calls import Call, Mode
+from tollway.relay.credentials import Credentials
+from tollway.relay.images import inline_images
+from tollway.relay.transport import HandshakeRefused, Source, Transport
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass
+class Outcome:
+    """Where a call ended up: a whole answer, or a stream opened for reading (and the request that opened it)."""
+
+    request: UpstreamRequest
+    answer: Answer | None = None
+    source: Source | None = None
+
+
+class Dialogue:
+    """The only code that sends requests to providers; built once at startup."""
+
+    def __init__(self, transport: Transport, user_content: httpx2.AsyncClient, *,
+                 allow_private_content: bool = False) -> None:
+        self.transport = transport
+        self.credentials = Credentials(transport)
+        self.user_content = user_content
+        self.allow_private_content = allow_private_content
+
+    async def prepare(self, adaptor: Adaptor, call: Call, target: Target) -> tuple[Call, Target, UpstreamRequest]:
+        """Inline images and obtain a credential where the adaptor needs them, then build the request."""
+        if adaptor.inline_images and call.mode is Mode.CHAT:
+            call = await inline_images(call, self.user_content, allow_private=self.allow_private_content)
+        exchange = adaptor.credential(target)
+        if exchange is not None:
+            target = dataclasses.replace(target, credential=await self.credentials.get(exchange))
+        return call, target, adaptor.request(call, target)
+
+    async def open(self, adaptor: Adaptor, request: UpstreamRequest) -> Source:
+        """Send the request; an error status (or JSON where a stream was due) becomes the adaptor's error."""
+        try:
+            source = await self.transport.open(request)
+        except HandshakeRefused as exc:
+            raise adaptor.error(exc.status, exc.body) from None
+        status = source.status
+        if status >= 400 or (request.stream and source.media_type.startswith("application/json")):
+            # An error status, or a plain JSON body where a stream was expected (Baidu, Tencent): an error.
+            body = await source.read()
+            raise adaptor.error(status if status >= 400 else 502, body)
+        return source
+
+    async def conclude(self, adaptor: Adaptor, call: Call, target: Target, request: UpstreamRequest, *,
+                       follows: int, on_first_byte: Callable[[], None] = _nothing) -> Outcome:
+        """Send the request and follow an asynchronous task's polls until a whole answer or a stream is there."""
+        for _ in range(follows):
+            source = await self.open(adaptor, request)
+            if request.stream:
+                return Outcome(request, source=source)
+            on_first_byte()
+            body = await source.read()
+            noted = dataclasses.replace(target, note=request.note) if request.note else target
+            answer = adaptor.answer(call, noted, source.status, source.media_type, body)
+            if answer.follow is None:
+                return Outcome(request, answer=answer)
+            await asyncio.sleep(answer.wait)
+            request = answer.follow
+        raise UpstreamError("upstream task did not finish in time", status_code=504, code="upstream_task_timeout")
+
+    def refused(self, adaptor: Adaptor, target: Target) -> None:
+        """The provider refused the credential: the next call obtains a fresh one instead of failing until expiry."""
+        exchange = adaptor.credential(target)
+        if exchange is not None:
+            self.credentials.forget(exchange.key)
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+        await self.user_content.aclose()
