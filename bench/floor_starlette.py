@@ -1,8 +1,8 @@
-"""The floor: a bare pass-through proxy on Tollway's stack (uvicorn, Starlette, one pooled httpx2 client).
+"""A second reference: a bare pass-through proxy on Starlette and one pooled httpx2 client (the previous floor).
 
 It forwards the request bytes and relays the answer chunk by chunk, and does nothing else: no auth,
-no parsing, no billing. Tollway can only be slower; how much slower is the figure the bench reports.
-Run it with `python -m bench.floor --port N --upstream http://127.0.0.1:M`.
+no parsing, no billing. It shows what the framework and the httpx family cost next to the real floor
+(bench/floor.py). Run it with `python -m bench.floor_starlette --port N --upstream http://127.0.0.1:M`.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def create_app(upstream: str, *, stream_all: bool = False, library: str = "httpx
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the floor proxy on 127.0.0.1 until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.floor_starlette", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True, help="base URL of the upstream, e.g. http://127.0.0.1:9000")

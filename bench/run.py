@@ -24,10 +24,12 @@ import orjson
 import uvloop
 
 from bench import gateway, report
+from bench.floor import KEY as FLOOR_AUTHORIZATION
 from bench.load import Job, chat_body, run_load
 from bench.processes import BenchError, Server, free_port, launch, machine_busy_seconds, python_module
 
 NOISY = 0.25  # cores used by other processes above which the run is flagged as noisy
+FLOOR_KEY = FLOOR_AUTHORIZATION.decode().removeprefix("Bearer ")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.0, help="upstream seconds before each answer")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="upstream seconds before each stream event")
     parser.add_argument("--floor-stream-all", action="store_true",
-                        help="let the floor relay JSON answers through StreamingResponse too")
+                        help="let the Starlette floor relay JSON answers through StreamingResponse too")
     parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
                         help="before each run, wait up to this long for other processes to go quiet")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
@@ -94,11 +96,12 @@ def start_servers(args: argparse.Namespace, workdir: Path, started: list[Server]
         "--chunk-delay", str(args.chunk_delay)), workdir)
     started.append(upstream)
     upstream.wait_ready()
-    for name, library in (("floor", "httpx2"), ("floor-httpx", "httpx")):
+    floors = {"floor": python_module("bench.floor", "--port", str(free_port()), "--upstream", upstream.url),
+              "floor-starlette": python_module("bench.floor_starlette", "--port", str(free_port()), "--upstream",
+                                               upstream.url, *(["--stream-all"] * args.floor_stream_all))}
+    for name, argv in floors.items():
         if name in args.target_list:
-            floor_args = ["--port", str(free_port()), "--upstream", upstream.url, "--client", library]
-            floor = launch(name, python_module("bench.floor", *floor_args,
-                                               *(["--stream-all"] * args.floor_stream_all)), workdir)
+            floor = launch(name, argv, workdir)
             started.append(floor)
             floor.wait_ready()
     if "tollway" not in args.target_list:
@@ -181,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         tollway = start_servers(args, workdir, started)
         print("servers: " + ", ".join(f"{s.name} pid {s.pid} port {s.port}" for s in started))
         by_name = {"direct" if s.name == "upstream" else s.name: s for s in started}
-        targets = [Target(name, by_name[name], "" if name == "direct" else "sk-x") for name in args.target_list]
+        keys = {"direct": "", "floor": FLOOR_KEY, "floor-starlette": "sk-x"}
+        targets = [Target(name, by_name[name], keys.get(name, "")) for name in args.target_list]
         for target in targets:
             if target.name == "tollway" and tollway is not None:
                 target.key = tollway.relay_key

@@ -16,7 +16,7 @@ from tollway.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 DRAIN_LIMIT = 1 << 30  # bytes of an over-large body read and discarded so the client can read its 413
 DRAIN_SECONDS = 60.0
-IDLE_SECONDS = 30.0  # the longest wait for the next piece of a body before giving up with 408
+IDLE_SECONDS = 30.0  # the longest wait for the next piece of a body before 408 (REQUEST_BODY_TIMEOUT)
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -88,8 +88,8 @@ async def read(receive: Any, *, limit: int, length: str | None, encoding: str | 
     return body
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, idle: float = IDLE_SECONDS) -> bytes:
     """The whole body of a Starlette request (read once; the request's own body() is not used afterwards)."""
     headers = request.headers
     return await read(request.receive, limit=limit, length=headers.get("content-length"),
-                      encoding=headers.get("content-encoding"))
+                      encoding=headers.get("content-encoding"), idle=idle)

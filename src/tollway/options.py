@@ -172,6 +172,8 @@ class Options:
     """The current option values; built from the `options` rows over the defaults."""
 
     def __init__(self, stored: Mapping[str, str] | None = None) -> None:
+        # Values worked out from these options (prices per model), kept as long as the options are current.
+        self.derived: dict[Any, Any] = {}
         self.values: dict[str, Any] = {key: spec.default for key, spec in SPECS.items()}
         for key, raw in (stored or {}).items():
             if key not in SPECS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -90,12 +91,21 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     return services
 
 
-async def stop(services: Services) -> None:
-    """Write everything still queued, then close connections."""
-    await services.operations.stop()
-    await services.keeper.close()
-    await close_accounts(services.accounts)
-    await services.relay.dialogue.aclose()
-    if services.log_engine is not services.engine:
-        await services.log_engine.dispose()
-    await services.engine.dispose()
+async def stop(services: Services, grace: float = 10.0) -> None:
+    """Write everything still queued, then close connections, all within about `grace` seconds.
+
+    Whatever the database does not take in that time stays in the keeper's journal for the next start.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(grace / 3):
+            await services.operations.stop(patience=grace / 4)
+    await services.keeper.close(grace=max(1.0, deadline - loop.time()))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(max(1.0, deadline - loop.time())):
+            await close_accounts(services.accounts)
+            await services.relay.dialogue.aclose()
+            if services.log_engine is not services.engine:
+                await services.log_engine.dispose()
+            await services.engine.dispose()

@@ -82,6 +82,8 @@ class Settings:
     user_content_timeout_s: float = 30.0
     user_content_allow_private: bool = False
     max_request_body_bytes: int = 32 * 1024 * 1024
+    request_body_timeout_s: float = 30.0
+    shutdown_timeout_s: float = 15.0
     enforce_include_usage: bool = False
     initial_root_token: str = ""
     initial_root_access_token: str = ""
@@ -151,6 +153,8 @@ class Settings:
             user_content_timeout_s=max(1.0, env.number("USER_CONTENT_REQUEST_TIMEOUT", 30.0)),
             user_content_allow_private=env.flag("USER_CONTENT_ALLOW_PRIVATE", False),
             max_request_body_bytes=max(1, env.integer("MAX_REQUEST_BODY_MB", 32)) * 1024 * 1024,
+            request_body_timeout_s=max(1.0, env.number("REQUEST_BODY_TIMEOUT", 30.0)),
+            shutdown_timeout_s=max(1.0, env.number("SHUTDOWN_TIMEOUT", 15.0)),
             enforce_include_usage=env.flag("ENFORCE_INCLUDE_USAGE", False),
             initial_root_token=env.text("INITIAL_ROOT_TOKEN"),
             initial_root_access_token=env.text("INITIAL_ROOT_ACCESS_TOKEN"),

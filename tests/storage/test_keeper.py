@@ -1,11 +1,11 @@
-"""The keeper writes quota settled in memory (billing/ledger.py) and queued logs, reloads, retries and spills."""
+"""The keeper writes quota settled in memory (billing/ledger.py) and queued logs, reloads, retries, and journals
+every charge so that a crash or a lost database loses nothing."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-import orjson
 import pytest
 from sqlalchemy import event
 
@@ -143,15 +143,15 @@ async def test_failed_quota_flush_keeps_everything_and_writes_once_later(store: 
         "logs": 3, "logged": 55}
 
 
-async def test_failed_log_flush_keeps_logs_and_writes_them_once_later(store: Store) -> None:
-    """When only the log insert fails the quota is written, the logs stay queued and are written once later."""
+async def test_failed_log_flush_writes_neither_quota_nor_logs_and_both_once_later(store: Store) -> None:
+    """A call's charge and its log are committed together: when the log insert fails, the charge waits with it."""
     user, token, channel = await store.seed()
     store.charge(user, token, channel, hold=10, cost=30)
     await store.backend.rename_table("logs", "logs_away")
     with pytest.raises(Exception, match="logs"):
         await store.keeper.flush()
     assert store.keeper.pending_logs == 1
-    assert await store.backend.sql("SELECT used_quota FROM users WHERE id = :id", id=user.id) == [{"used_quota": 30}]
+    assert await store.backend.sql("SELECT used_quota FROM users WHERE id = :id", id=user.id) == [{"used_quota": 0}]
     store.charge(user, token, channel, hold=10, cost=12)
     await store.backend.rename_table("logs_away", "logs")
     await store.keeper.flush()
@@ -171,29 +171,27 @@ async def test_close_writes_what_is_queued(store: Store) -> None:
     await keeper.close()
     figures = await store.figures(user, token, channel)
     assert (figures["used"], figures["logged"]) == (33, 33)
-    assert not keeper.spill_path.exists()
+    assert not list(keeper.journal.directory.glob("*.jnl"))
 
 
 @pytest.mark.usefixtures("quick_retries")
-async def test_close_spills_when_database_is_gone_and_start_replays_once(store: Store) -> None:
-    """With the database unreachable at shutdown the queue goes to unflushed.json; the next start replays it once."""
+async def test_close_leaves_the_journal_when_database_is_gone_and_start_replays_once(store: Store) -> None:
+    """With the database unreachable at shutdown the charges stay in the journal; the next start writes them once."""
     user, token, channel = await store.seed(quota=1000, remain=500)
     store.charge(user, token, channel, hold=10, cost=30)
     store.charge(user, token, channel, hold=10, cost=20)
     gone = store.backend.unreachable_engine()
     store.keeper.engine = store.keeper.log_engine = gone
-    await store.keeper.close()
-    spill = store.backend.settings.data_dir / "unflushed.json"
-    assert store.keeper.spill_path == spill and spill.is_file()
-    saved = orjson.loads(spill.read_bytes())
-    assert saved["users"] == [[user.id, -50, 50, 2]] and len(saved["logs"]) == 2
+    await store.keeper.close(grace=5)
+    segments = list(store.keeper.journal.directory.glob("*.jnl"))
+    assert segments and b"".join(path.read_bytes() for path in segments).count(b"\n") == 2
     assert (await store.figures(user, token, channel))["used"] == 0
 
     for _ in range(2):  # the second start finds nothing left to replay
         keeper = store.new_keeper()
         await keeper.start()
         await keeper.close()
-        assert not spill.exists()
+        assert not list(keeper.journal.directory.glob("*.jnl"))
         assert keeper.cache.users[user.id].quota.value == 950
     assert await store.figures(user, token, channel) == {
         "quota": 950, "used": 50, "requests": 2, "remain": 450, "token_used": 50, "channel_used": 50,
@@ -202,7 +200,7 @@ async def test_close_spills_when_database_is_gone_and_start_replays_once(store: 
 
 @pytest.mark.usefixtures("quick_retries")
 async def test_replay_interrupted_by_log_failure_never_charges_twice(store: Store) -> None:
-    """If the spilled logs cannot be written at start, retrying the start does not replay the quota again."""
+    """If the journal cannot be replayed at start, retrying the start replays it once."""
     user, token, channel = await store.seed(quota=1000, remain=500)
     store.charge(user, token, channel, hold=10, cost=30)
     store.keeper.engine = store.keeper.log_engine = store.backend.unreachable_engine()
@@ -269,9 +267,9 @@ async def test_close_while_background_flush_commits_writes_once(store: Store) ->
 def test_an_over_long_log_row_is_clipped_not_fatal() -> None:
     """A model name longer than its column must not block the batch (and every later flush) forever."""
     from tollway.storage import schema
-    from tollway.storage.keeper import _fit
+    from tollway.storage.charges import fit
 
-    row = _fit({"user_id": 1, "type": 2, "model_name": "m" * 500, "request_id": "r" * 100})
+    row = fit({"user_id": 1, "type": 2, "model_name": "m" * 500, "request_id": "r" * 100})
     assert len(row["model_name"]) == 191 and len(row["request_id"]) == 64
     assert set(row) == {c.name for c in schema.logs.columns} - {"id"}
     assert row["quota"] == 0 and row["is_stream"] is False

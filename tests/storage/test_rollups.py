@@ -85,16 +85,15 @@ async def test_flushes_add_and_batched_deletes_subtract(store: Store) -> None:
     assert await stored_rollups(engine) == {}
 
 
-async def test_management_logs_and_spill_replay_count_like_flushes(store: Store) -> None:
-    """A consume log written by write_log or replayed from a spill file counts; other types never do."""
+async def test_management_logs_and_journal_replay_count_like_flushes(store: Store) -> None:
+    """A consume log written by write_log or replayed from a journal counts; other types never do."""
     engine, keeper = store.backend.engine, store.keeper
     await writes.write_log(keeper, user_id=1, username="u1", kind=writes.LOG_TOPUP, content="top-up", quota=99)
     await writes.write_log(keeper, user_id=1, username="u1", kind=writes.LOG_CONSUME, content="odd", quota=5,
                            model_name="m", created_at=T0)
     assert await stored_rollups(engine) == {(1, T0, "m"): (1, 5, 0, 0), (rollups.EVERYONE, T0, "m"): (1, 5, 0, 0)}
     keeper.add_log(consume(2, T0 + 10, "m", 10))
-    keeper._spill()  # what a shutdown with the database down leaves behind
-    keeper._logs.clear()
+    keeper.journal.close()  # what a crash leaves behind: the journal, nothing written
     replaying = store.new_keeper()
     await replaying.start()
     await replaying.close()

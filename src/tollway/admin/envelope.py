@@ -129,7 +129,8 @@ def public(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
 
 async def read_json(request: Request, services: Services) -> dict[str, Any]:
     """The JSON object in the body, or InvalidRequest saying why not."""
-    raw = await read_body(request, services.settings.max_request_body_bytes)
+    settings = services.settings
+    raw = await read_body(request, settings.max_request_body_bytes, settings.request_body_timeout_s)
     try:
         data = orjson.loads(raw) if raw.strip() else None
     except orjson.JSONDecodeError as exc:

@@ -16,7 +16,7 @@ from tollway.storage.cache import Cache, ChannelEntry, TokenEntry, UserEntry
 from tollway.storage.keeper import Keeper
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Hold:
     """Quota set aside for one request until it settles or is refunded."""
 
@@ -103,5 +103,5 @@ class Ledger:
             if charged < cost:
                 shortfall = f"{cost - charged} quota over the balance not charged"
                 log_row["content"] = f"{log_row.get('content', '')}; {shortfall}"
-            self.keeper.add_log(log_row)
+        self.keeper.record(user, token, channel, charged, log_row)
         return charged

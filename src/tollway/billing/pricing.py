@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from tollway.billing import prices, ratios
@@ -22,19 +23,32 @@ class Price:
     def ratio(self) -> float:
         return self.model_ratio * self.group_ratio
 
-    def describe(self) -> str:
+    @cached_property
+    def description(self) -> str:
         """The log's content line, as One API writes it (倍率：model × group × completion)."""
         return (f"model ratio {self.model_ratio:g} × group ratio {self.group_ratio:g}"
                 f" × completion ratio {self.completion_ratio:g}")
 
+    def describe(self) -> str:
+        return self.description
+
+
+_MEMO_LIMIT = 10_000  # prices remembered per options version; unknown model names cannot grow it forever
+
 
 def price_of(options: Options, model: str, channel_type: int, group: str) -> Price:
-    """The ratios of `model` on a channel type for a user group."""
-    return Price(
-        model_ratio=ratios.model_ratio(options, model, channel_type),
-        group_ratio=ratios.group_ratio(options, group),
-        completion_ratio=ratios.completion_ratio(options, model, channel_type),
-    )
+    """The ratios of `model` on a channel type for a user group (worked out once per options version)."""
+    key = ("price", model, channel_type, group)
+    price: Price | None = options.derived.get(key)
+    if price is None:
+        price = Price(
+            model_ratio=ratios.model_ratio(options, model, channel_type),
+            group_ratio=ratios.group_ratio(options, group),
+            completion_ratio=ratios.completion_ratio(options, model, channel_type),
+        )
+        if len(options.derived) < _MEMO_LIMIT:
+            options.derived[key] = price
+    return price
 
 
 def _at_least_one(quota: float, ratio: float) -> int:

@@ -36,7 +36,8 @@ def serve(settings: Settings, port: int | None) -> None:
         port=port or settings.port,
         log_level=settings.log_level,
         access_log=settings.debug,
-        timeout_graceful_shutdown=30,
+        # Calls in flight get SHUTDOWN_TIMEOUT seconds to finish; then queued writes get at most 10 more.
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
         proxy_headers=True,
     )
 

@@ -7,6 +7,7 @@ httpx2 does, mostly because its connection pool does no per-request bookkeeping 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -101,8 +102,10 @@ class AiohttpTransport:
         # Made on first use, inside the running loop, as aiohttp requires.
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60, ttl_dns_cache=60)
-            # trust_env: the standard HTTPS_PROXY/NO_PROXY variables apply when RELAY_PROXY is unset.
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=True,
+            # The standard HTTPS_PROXY/NO_PROXY variables apply when RELAY_PROXY is unset. Only then: aiohttp
+            # reads them (and ~/.netrc, in a thread) on every request, which cost a tenth of a call's CPU.
+            trust_env = self.proxy is None and any(name.lower().endswith("_proxy") for name in os.environ)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self.timeout, trust_env=trust_env,
                                                   auto_decompress=True)
         return self._session
 

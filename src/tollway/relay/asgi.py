@@ -69,9 +69,11 @@ class Incoming:
         """The request body, within MAX_REQUEST_BODY_MB (413 otherwise) and without long pauses (408)."""
         length = self.headers.get(b"content-length")
         encoding = self.headers.get(b"content-encoding")
-        return await bodies.read(self.receive, limit=self.services.settings.max_request_body_bytes,
+        settings = self.services.settings
+        return await bodies.read(self.receive, limit=settings.max_request_body_bytes,
                                  length=length.decode("latin-1") if length is not None else None,
-                                 encoding=encoding.decode("latin-1") if encoding is not None else None)
+                                 encoding=encoding.decode("latin-1") if encoding is not None else None,
+                                 idle=settings.request_body_timeout_s)
 
 
 Endpoint = Callable[[Incoming], Awaitable[Reply]]
@@ -239,14 +241,15 @@ async def _stream(reply: Reply, headers: list[tuple[bytes, bytes]], receive: Rec
     except OSError:
         pass  # the client went away (servers that raise on sending to a closed connection)
     finally:
+        # No shield needed: a cancellation arrives once, and has been raised by the time this runs.
         watch.stop()
         aclose = getattr(stream, "aclose", None)
         try:
             if aclose is not None:
-                await asyncio.shield(aclose())
+                await aclose()
         finally:
             if reply.finish is not None:
-                await asyncio.shield(reply.finish())
+                await reply.finish()
 
 
 async def _preflight(headers: dict[bytes, bytes], send: Send) -> None:

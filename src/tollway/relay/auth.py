@@ -22,7 +22,7 @@ _UNKNOWN_TTL = 30.0
 _UNKNOWN_MAX = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caller:
     """Who is calling the relay."""
 

@@ -47,7 +47,7 @@ DEFAULT_MODELS: dict[Mode, str] = {
 MAX_SPEECH_INPUT = 4096
 
 
-@dataclass
+@dataclass(slots=True)
 class Upload:
     """One file of a multipart request."""
 
@@ -57,7 +57,7 @@ class Upload:
     data: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class Call:
     """One client request, parsed once and validated."""
 

@@ -25,7 +25,7 @@ def _nothing() -> None:
     return None
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """Where a call ended up: a whole answer, or a stream opened for reading (and the request that opened it)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -38,7 +39,7 @@ _LARGE_PROMPT = 256 * 1024  # bytes of body past which token counting leaves the
 _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Attempt:
     """One try on one channel, from the hold to the settlement."""
 
@@ -153,14 +154,13 @@ class Relay:
             if call.stream:
                 return await self._relay(attempt, outcome.source, translator)
             events = await streaming.collect(outcome.source, translator, attempt.mark_first_byte)
-            state = translator.state
-            usage = await self._settle(attempt, state.usage, "".join(state.text), None)
+            usage = await self._settle(attempt, translator.state.usage, translator.text, None)
             whole = assembly.completion_from_events(events + translator.close(usage), call)
             whole["usage"] = usage.as_openai()  # what was billed, whether or not the stream carried it
             return Reply(200, JSON, orjson.dumps(whole))
         answer = outcome.answer
         assert answer is not None
-        usage = await self._settle(attempt, answer.usage, answer.text, answer)
+        usage = await self._settle(attempt, answer.usage, lambda: answer.text, answer)
         if answer.usage is None and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
             # The provider reported no usage: the client sees the count it was billed for.
             answer.content = orjson.dumps({**orjson.loads(answer.content), "usage": usage.as_openai()})
@@ -173,20 +173,24 @@ class Relay:
         usage: list[Usage] = []
 
         async def settle() -> None:
-            usage.append(await self._settle(attempt, state.usage, "".join(state.text), None))
+            usage.append(await self._settle(attempt, state.usage, translator.text, None))
 
         return await streaming.relay(
             source, translator, request_id=attempt.request_id, on_first_byte=attempt.mark_first_byte,
             settle=settle, tail=lambda: translator.close(usage[0] if usage else None),
         )
 
-    async def _settle(self, attempt: Attempt, usage: Usage | None, text: str, answer: Answer | None) -> Usage:
-        """Final usage and cost of a successful call; charge it and queue its log."""
+    async def _settle(self, attempt: Attempt, usage: Usage | None, text: Callable[[], str],
+                      answer: Answer | None) -> Usage:
+        """Final usage and cost of a successful call; charge it and queue its log.
+
+        `text` gives the generated text, read only when the upstream reported no usage.
+        """
         call = attempt.call
         if call.mode in _TEXT_MODES:
             if usage is None:
                 counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
-                usage = Usage(await self._prompt_tokens(call), counter.text(text) if text else 0)
+                usage = Usage(await self._prompt_tokens(call), counter.text(text()))
             elif usage.prompt_tokens == 0 and call.mode is not Mode.EMBEDDINGS:
                 usage.prompt_tokens = await self._prompt_tokens(call)
             cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)

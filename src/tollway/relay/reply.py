@@ -14,7 +14,7 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """One answer to a relay call; `relay/asgi.py` sends it."""
 

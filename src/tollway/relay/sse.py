@@ -17,8 +17,9 @@ class LineSplitter:
         self._rest = b""
 
     @property
-    def pending(self) -> bool:
-        return bool(self._rest)
+    def pending(self) -> bytes:
+        """The start of a line whose end has not arrived yet."""
+        return self._rest
 
     def feed(self, data: bytes) -> list[bytes]:
         """The complete lines in `data` (plus what was left over before), without their line endings."""

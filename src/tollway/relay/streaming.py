@@ -7,7 +7,6 @@ Once the reply has started, a failure ends the stream in-band (an error event, t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
@@ -67,9 +66,9 @@ async def relay(source: Source, translator: StreamTranslator, *, request_id: str
     async def body() -> AsyncIterator[bytes]:
         if primed:
             yield primed[0] if len(primed) == 1 else b"".join(primed)
+        over = state.error is not None or (state.finished and source.ends_at_last_event)
         try:
-            async for chunk in _unless(state.error is not None or (state.finished and source.ends_at_last_event),
-                                       chunks):
+            async for chunk in _nothing() if over else chunks:
                 out = translator.feed(chunk)
                 if out:
                     yield out[0] if len(out) == 1 else b"".join(out)
@@ -89,16 +88,15 @@ async def relay(source: Source, translator: StreamTranslator, *, request_id: str
         try:
             await settle_once()
         finally:
-            await asyncio.shield(source.close())
+            await source.close()
 
     return Reply(200, EVENT_STREAM, stream=body(), finish=finish)
 
 
-async def _unless(done: bool, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The rest of the chunks, or none when the stream is already over."""
-    if not done:
-        async for chunk in chunks:
-            yield chunk
+async def _nothing() -> AsyncIterator[bytes]:
+    """No more chunks (the stream ended in its first ones)."""
+    return
+    yield b""  # an async generator, not a coroutine
 
 
 async def collect(source: Source, translator: StreamTranslator, on_first_byte: Callable[[], None]) -> list[bytes]:

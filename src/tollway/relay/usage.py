@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class Usage:
     """Prompt and completion tokens of one call, with the cached and reasoning counts where known."""
 

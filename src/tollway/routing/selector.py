@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +24,17 @@ class Tier:
     priority: int
     channels: tuple[ChannelEntry, ...]
     weights: tuple[int, ...]
+
+    @cached_property
+    def cumulative(self) -> tuple[int, ...]:
+        return tuple(itertools.accumulate(self.weights))
+
+    def draw(self) -> ChannelEntry:
+        """A channel at random, in proportion to its weight."""
+        if len(self.channels) == 1:
+            return self.channels[0]
+        cumulative = self.cumulative
+        return self.channels[bisect.bisect(cumulative, random.random() * cumulative[-1])]
 
 
 def abilities(groups: Iterable[str], models: Iterable[str]) -> Iterable[tuple[str, str]]:
@@ -64,7 +78,7 @@ class RoutingTable:
         """A channel for the request: from the highest tier with a channel not yet tried, by weight."""
         for tier in self._routes.get((group, model), ()):
             if not exclude:
-                return random.choices(tier.channels, weights=tier.weights)[0]
+                return tier.draw()
             left = [(c, w) for c, w in zip(tier.channels, tier.weights, strict=True) if c.id not in exclude]
             if left:
                 return random.choices([c for c, _ in left], weights=[w for _, w in left])[0]

@@ -1,5 +1,8 @@
 """The keeper: the one writer of quota columns, writing settled quota and logs in batches off the request path.
 
+Every settled call is first written to this process's journal (storage/journal.py), then summed in
+memory; a flush writes the sums, the logs and the journal's mark in one transaction, so a call's
+charge and its log are committed together and a crash at any moment loses nothing the journal holds.
 Flushes, reloads and management writes to cached rows all run under `keeper.lock`, so a reload never
 reads a row between a flush's commit and the in-memory bookkeeping that follows it. Requests settle
 in memory (tollway.billing.ledger) and never wait for the database.
@@ -8,51 +11,45 @@ in memory (tollway.billing.ledger) and never wait for the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tollway.storage import rollups, schema
-from tollway.storage.cache import Balance, Cache
+from tollway.storage import charges, journal, legacy_spill, schema
+from tollway.storage.cache import Balance, Cache, ChannelEntry, TokenEntry, UserEntry
+from tollway.storage.charges import Batch
+from tollway.storage.journal import Journal
 
 log = logging.getLogger(__name__)
 
-_users, _tokens, _channels, _logs = schema.users, schema.tokens, schema.channels, schema.logs
+_users, _tokens, _channels = schema.users, schema.tokens, schema.channels
+_WAKE_AT_LOGS = 1000  # queued logs that bring the next flush forward
 
-_USER_UPDATE = (
-    update(_users)
-    .where(_users.c.id == bindparam("b_id"))
-    .values(
-        quota=_users.c.quota + bindparam("b_quota"),
-        used_quota=_users.c.used_quota + bindparam("b_used"),
-        request_count=_users.c.request_count + bindparam("b_count"),
-    )
-)
-_TOKEN_UPDATE = (
-    update(_tokens)
-    .where(_tokens.c.id == bindparam("b_id"))
-    .values(
-        remain_quota=_tokens.c.remain_quota + bindparam("b_remain"),
-        used_quota=_tokens.c.used_quota + bindparam("b_used"),
-        accessed_time=bindparam("b_now"),
-    )
-)
-_CHANNEL_UPDATE = (
-    update(_channels)
-    .where(_channels.c.id == bindparam("b_id"))
-    .values(used_quota=_channels.c.used_quota + bindparam("b_used"))
-)
+
+@dataclass
+class _Snapshot:
+    """What one flush writes: the unwritten amounts read at one instant, and the journal sequence they cover."""
+
+    seq: int
+    users: list[tuple[UserEntry, int, int, int]]
+    tokens: list[tuple[TokenEntry, int, int]]
+    channels: list[tuple[ChannelEntry, int]]
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def batch(self) -> Batch:
+        return Batch(users={u.id: [q, used, n] for u, q, used, n in self.users},
+                     tokens={t.id: [r, used] for t, r, used in self.tokens},
+                     channels={c.id: used for c, used in self.channels})
 
 
 class Keeper:
-    """Owns the database side of the cache: batched writes, periodic reloads, and the write lock."""
+    """Owns the database side of the cache: the journal, batched writes, periodic reloads, and the write lock."""
 
     def __init__(
         self,
@@ -70,87 +67,139 @@ class Keeper:
         self.lock = asyncio.Lock()
         self.flush_interval = flush_interval
         self.sync_interval = sync_interval
-        self.spill_path = spill_dir / "unflushed.json"
+        self.spill_dir = spill_dir
+        self.journal = Journal(spill_dir / "journal")
         self._logs: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
+        # The last journal sequence number each database holds, and a flush whose commit may or may not
+        # have happened (its connection failed at the wrong moment): the next flush finds out from the mark.
+        self._quota_seq = 0
+        self._logs_seq = 0
+        self._doubtful: _Snapshot | None = None
 
-    # -- logs --------------------------------------------------------------------------------------------
+    @property
+    def separate_logs(self) -> bool:
+        return self.log_engine is not self.engine
+
+    # -- settling --------------------------------------------------------------------------------------------
+
+    def record(self, user: UserEntry, token: TokenEntry, channel: ChannelEntry, charged: int,
+               log_row: dict[str, Any] | None) -> None:
+        """Journal one settled call and queue its log (the ledger has moved the amounts already)."""
+        self.journal.append(user.id, token.id, not token.unlimited, channel.id, charged, log_row)
+        if log_row is not None:
+            self._logs.append(log_row)
+            if len(self._logs) >= _WAKE_AT_LOGS:
+                self._wake.set()
 
     def add_log(self, row: dict[str, Any]) -> None:
-        """Queue a log row for the next flush."""
+        """Journal and queue a log row that charges nothing (imports, tests)."""
+        self.journal.append(journal.NO_CHARGE, 0, False, 0, 0, row)
         self._logs.append(row)
-        if len(self._logs) >= 1000:
-            self._wake.set()
 
     @property
     def pending_logs(self) -> int:
         return len(self._logs)
 
-    # -- flush -------------------------------------------------------------------------------------------
+    # -- flush -----------------------------------------------------------------------------------------------
 
     async def flush(self) -> None:
         """Write settled quota and queued logs; on failure everything stays queued for the next try."""
         async with self.lock:
-            await self._flush_quota()
-            await self._flush_logs()
+            await self.flush_locked()
 
-    async def _flush_quota(self) -> None:
+    def _snapshot(self) -> _Snapshot:
+        # No await from here to the return: the amounts, the logs and the sequence number belong together.
         cache = self.cache
-        users = [(u, u.quota.unwritten, u.used_quota.unwritten, u.request_count.unwritten) for u in cache.dirty_users]
-        tokens = [(t, t.remain.unwritten, t.used.unwritten) for t in cache.dirty_tokens]
-        channels = [(c, c.used.unwritten) for c in cache.dirty_channels]
-        if not (users or tokens or channels):
-            return
-        now = int(time.time())
-        async with self.engine.begin() as conn:
-            if users:
-                await conn.execute(
-                    _USER_UPDATE,
-                    [{"b_id": u.id, "b_quota": q, "b_used": used, "b_count": n} for u, q, used, n in users],
-                )
-            if tokens:
-                await conn.execute(
-                    _TOKEN_UPDATE,
-                    [{"b_id": t.id, "b_remain": r, "b_used": used, "b_now": now} for t, r, used in tokens],
-                )
-            if channels:
-                await conn.execute(_CHANNEL_UPDATE, [{"b_id": c.id, "b_used": used} for c, used in channels])
-        # Committed: move what was written from `unwritten` to `stored`, with no await in between.
-        for user, quota, used, count in users:
+        snapshot = _Snapshot(
+            seq=self.journal.seal(),
+            users=[(u, u.quota.unwritten, u.used_quota.unwritten, u.request_count.unwritten)
+                   for u in cache.dirty_users],
+            tokens=[(t, t.remain.unwritten, t.used.unwritten) for t in cache.dirty_tokens],
+            channels=[(c, c.used.unwritten) for c in cache.dirty_channels],
+            logs=self._logs,
+        )
+        self._logs = []
+        return snapshot
+
+    async def flush_locked(self) -> None:
+        """`flush` for a caller that holds `lock` already (management writes that replace a balance)."""
+        if self._doubtful is not None:
+            await self._settle_doubt()
+        if self.journal.seq <= min(self._quota_seq, self._logs_seq):
+            return  # nothing settled since the last flush
+        snapshot = self._snapshot()
+        mark = journal.mark_name(self.journal.id)
+        committing = False
+        try:
+            if snapshot.seq > self._quota_seq:
+                async with self.engine.begin() as conn:
+                    await charges.write_quota(conn, snapshot.batch())
+                    if not self.separate_logs:
+                        await charges.write_logs(conn, snapshot.logs)
+                    await charges.set_mark(conn, mark, snapshot.seq)
+                    committing = True
+                committing = False
+                self._committed(snapshot)
+            if self.separate_logs:
+                async with self.log_engine.begin() as conn:
+                    await charges.write_logs(conn, snapshot.logs)
+                    await charges.set_mark(conn, mark, snapshot.seq)
+                self._logs_seq = snapshot.seq
+        except BaseException:
+            if committing:
+                # The commit itself failed (or was cancelled): it may have happened. The next flush reads the
+                # journal's mark to find out, and until then the snapshot's logs wait with it.
+                self._doubtful = snapshot
+                if self.separate_logs:
+                    self._logs[:0] = snapshot.logs
+            else:
+                self._logs[:0] = snapshot.logs  # certainly not written: they go out with the next flush
+            raise
+        self.journal.discard(min(self._quota_seq, self._logs_seq))
+
+    async def _settle_doubt(self) -> None:
+        """Find out whether the last failed flush committed after all, and book it if it did."""
+        snapshot = self._doubtful
+        assert snapshot is not None
+        async with self.engine.connect() as conn:
+            committed = await charges.read_mark(conn, journal.mark_name(self.journal.id)) >= snapshot.seq
+        self._doubtful = None
+        if committed:
+            self._committed(snapshot)
+        elif not self.separate_logs:
+            self._logs[:0] = snapshot.logs
+
+    def _committed(self, snapshot: _Snapshot) -> None:
+        """Move what a commit wrote from `unwritten` to `stored`, with no await in between."""
+        cache = self.cache
+        for user, quota, used, count in snapshot.users:
             _written(user.quota, quota)
             _written(user.used_quota, used)
             _written(user.request_count, count)
             if not (user.quota.unwritten or user.used_quota.unwritten or user.request_count.unwritten):
                 cache.dirty_users.discard(user)
-        for token, remain, used in tokens:
+        for token, remain, used in snapshot.tokens:
             _written(token.remain, remain)
             _written(token.used, used)
             if not (token.remain.unwritten or token.used.unwritten):
                 cache.dirty_tokens.discard(token)
-        for channel, used in channels:
+        for channel, used in snapshot.channels:
             _written(channel.used, used)
             if not channel.used.unwritten:
                 cache.dirty_channels.discard(channel)
+        self._quota_seq = snapshot.seq
+        if not self.separate_logs:
+            self._logs_seq = snapshot.seq
 
-    async def _flush_logs(self) -> None:
-        if not self._logs:
-            return
-        batch, self._logs = [_fit(row) for row in self._logs], []
-        try:
-            async with self.log_engine.begin() as conn:
-                await conn.execute(insert(_logs), batch)
-                await rollups.add(conn, batch)  # dashboard sums, committed with the logs they count
-        except BaseException:
-            self._logs[:0] = batch
-            raise
-
-    # -- reload ------------------------------------------------------------------------------------------
+    # -- reload ----------------------------------------------------------------------------------------------
 
     async def reload(self) -> None:
         """Flush, then refresh the whole cache from the database (other nodes' changes arrive this way)."""
         async with self.lock:
-            await self._flush_quota()
+            await self.flush_locked()
             async with self.engine.connect() as conn:
                 users = (await conn.execute(select(_users))).mappings().all()
                 tokens = (await conn.execute(select(_tokens))).mappings().all()
@@ -158,127 +207,117 @@ class Keeper:
                 options = await read_options(conn)
             self.cache.replace_all(users, tokens, channels, options)
 
-    # -- lifecycle ---------------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Replay what a previous process could not write, load the cache, and start the background loop."""
-        await self._replay_spill()
+        """Replay what earlier processes left in their journals, load the cache, and start the background loop."""
+        await legacy_spill.replay(self.engine, self.log_engine, self.spill_dir / "unflushed.json")
+        await self._replay_orphans()
+        self.journal.open()
         await self.reload()
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="tollway-keeper")
+
+    async def _replay_orphans(self) -> None:
+        for journal_id, paths in journal.orphans(self.journal.directory).items():
+            records = journal.read(paths)
+            mark = journal.mark_name(journal_id)
+            async with self.engine.begin() as conn:
+                done = await charges.read_mark(conn, mark)
+                fresh = [r for r in records if r.seq > done]
+                await charges.write_quota(conn, Batch.of(fresh, logs=False))
+                if not self.separate_logs:
+                    await charges.write_logs(conn, Batch.of(fresh, quota=False).logs)
+                if records:
+                    await charges.set_mark(conn, mark, records[-1].seq)
+            if self.separate_logs:
+                async with self.log_engine.begin() as conn:
+                    done = await charges.read_mark(conn, mark)
+                    await charges.write_logs(conn, Batch.of((r for r in records if r.seq > done), quota=False).logs)
+                    if records:
+                        await charges.set_mark(conn, mark, records[-1].seq)
+            for path in paths:
+                path.unlink(missing_ok=True)
+            await self._drop_marks(mark)
+            if records:
+                log.warning("replayed %d charges a stopped process left in its journal %s (%d were written already)",
+                            len(fresh), journal_id, len(records) - len(fresh))
+
+    async def _drop_marks(self, mark: str) -> None:
+        # Once its files are gone a journal can never be replayed again, so its marks are no longer needed.
+        for engine in {self.engine, self.log_engine}:
+            async with engine.begin() as conn:
+                await charges.drop_mark(conn, mark)
 
     async def _loop(self) -> None:
         last_sync = time.monotonic()
         failures = 0
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval * min(2**failures, 12))
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation of a task
+            # whose wait completes at the same moment, which once left shutdown waiting for this loop forever.
+            try:
+                async with asyncio.timeout(self.flush_interval * min(2**failures, 12)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
             self._wake.clear()
+            if self._stopping:
+                return
             try:
                 if time.monotonic() - last_sync >= self.sync_interval:
                     await self.reload()
                     last_sync = time.monotonic()
-                await self.flush()
+                else:
+                    await self.flush()
                 failures = 0
             except Exception:
                 failures += 1
                 log.exception("writing quota and logs failed (attempt %d); keeping them queued", failures)
 
-    async def close(self) -> None:
-        """Stop the loop and write everything still queued; spill it to disk if the database refuses."""
-        if self._task is not None:
-            # Cancelled only between flushes: cancelling a flush while it commits cannot tell whether the
-            # commit happened, so its rows would be written again (or counted as written when they were not).
-            async with self.lock:
-                self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop the loop and write everything still queued within `grace` seconds.
+
+        What cannot be written (the database is down, or too slow) stays in the journal on disk and is
+        written by the next start; nothing is lost either way.
+        """
+        deadline = time.monotonic() + grace
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            # The loop ends after the flush it may be in; a flush that hangs past the grace is abandoned, and
+            # then its commit may or may not have happened, which only the journal's replay can settle.
+            await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+                return self._leave("a flush did not finish in time")
         for attempt in range(3):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             try:
-                await self.flush()
-                return
+                async with asyncio.timeout(remaining):
+                    await self.flush()
+            except TimeoutError:
+                return self._leave("the final flush did not finish in time")
             except Exception:
                 log.exception("final flush failed (attempt %d)", attempt + 1)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        self._spill()
+                await asyncio.sleep(min(0.5 * (attempt + 1), max(0.0, deadline - time.monotonic())))
+                continue
+            break
+        if not self.journal.clean:
+            return self._leave("the database could not be written")
+        self.journal.close()
+        try:
+            await self._drop_marks(journal.mark_name(self.journal.id))
+        except Exception:
+            log.warning("could not remove this process's journal mark; it is harmless")
 
-    # -- spill file: quota and logs that could not be written at shutdown -----------------------------------
-
-    def _spill(self) -> None:
-        cache = self.cache
-        state = {
-            "users": [[u.id, u.quota.unwritten, u.used_quota.unwritten, u.request_count.unwritten]
-                      for u in cache.dirty_users],
-            "tokens": [[t.id, t.remain.unwritten, t.used.unwritten] for t in cache.dirty_tokens],
-            "channels": [[c.id, c.used.unwritten] for c in cache.dirty_channels],
-            "logs": self._logs,
-        }
-        self.spill_path.parent.mkdir(parents=True, exist_ok=True)
-        _replace_file(self.spill_path, orjson.dumps(state))
-        log.error("database unavailable at shutdown; saved unwritten quota and logs to %s", self.spill_path)
-
-    async def _replay_spill(self) -> None:
-        if not self.spill_path.is_file():
-            return
-        state = orjson.loads(self.spill_path.read_bytes())
-        now = int(time.time())
-        async with self.engine.begin() as conn:
-            if state["users"]:
-                await conn.execute(_USER_UPDATE, [{"b_id": i, "b_quota": q, "b_used": u, "b_count": n}
-                                                  for i, q, u, n in state["users"]])
-            if state["tokens"]:
-                await conn.execute(_TOKEN_UPDATE, [{"b_id": i, "b_remain": r, "b_used": u, "b_now": now}
-                                                   for i, r, u in state["tokens"]])
-            if state["channels"]:
-                await conn.execute(_CHANNEL_UPDATE, [{"b_id": i, "b_used": u} for i, u in state["channels"]])
-        if state["logs"] and (state["users"] or state["tokens"] or state["channels"]):
-            # The quota is committed: keep only the logs on disk, so a failure below never replays it twice.
-            state.update(users=[], tokens=[], channels=[])
-            _replace_file(self.spill_path, orjson.dumps(state))
-        if state["logs"]:
-            async with self.log_engine.begin() as conn:
-                replayed = [_fit(row) for row in state["logs"]]
-                await conn.execute(insert(_logs), replayed)
-                await rollups.add(conn, replayed)
-        self.spill_path.unlink()
-        log.warning("replayed quota and logs saved by the previous shutdown from %s", self.spill_path)
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all, so a crash mid-write never leaves a spill file start() cannot read."""
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
-
-
-def _log_columns() -> tuple[tuple[str, object, int | None], ...]:
-    """(name, default, text length) of each log column but the id, worked out once."""
-    columns = []
-    for column in _logs.columns:
-        if column.name == "id":
-            continue
-        default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-        columns.append((column.name, None if callable(default) else default, getattr(column.type, "length", None)))
-    return tuple(columns)
-
-
-_LOG_COLUMNS = _log_columns()
-
-
-def _fit(row: dict[str, Any]) -> dict[str, Any]:
-    """A log row every database accepts: all columns present and text clipped to its column's length.
-
-    One over-long model name must not make the whole batch (and every later flush) fail.
-    """
-    fitted = {}
-    for name, default, length in _LOG_COLUMNS:
-        value = row.get(name)
-        if value is None:
-            value = default
-        elif length and isinstance(value, str) and len(value) > length:
-            value = value[:length]
-        fitted[name] = value
-    return fitted
+    def _leave(self, why: str) -> None:
+        self.journal.close()
+        log.error("%s at shutdown: unwritten charges and logs stay in %s and are written at the next start",
+                  why, self.journal.directory)
 
 
 def _written(balance: Balance, amount: int) -> None:

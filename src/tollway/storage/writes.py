@@ -42,14 +42,19 @@ async def insert_user(keeper: Keeper, values: dict[str, Any]) -> Row:
 
 
 async def update_user(keeper: Keeper, user_id: int, values: dict[str, Any]) -> Row:
-    """Set fields of a user; setting `quota` replaces the balance, discarding charges not yet written."""
-    async with keeper.lock, keeper.engine.begin() as conn:
-        if values:
-            await conn.execute(update(schema.users).where(schema.users.c.id == user_id).values(**values))
-        row = await _one(conn, schema.users, user_id)
-    entry = keeper.cache.put_user(row)
-    if "quota" in values:
-        entry.quota.unwritten = 0
+    """Set fields of a user; setting `quota` replaces the balance as it stands once charges so far are written.
+
+    The flush first keeps the journal and the database in step: a charge settled before the new balance is
+    absorbed by it, one settled while this write runs is taken from it.
+    """
+    async with keeper.lock:
+        if "quota" in values:
+            await keeper.flush_locked()
+        async with keeper.engine.begin() as conn:
+            if values:
+                await conn.execute(update(schema.users).where(schema.users.c.id == user_id).values(**values))
+            row = await _one(conn, schema.users, user_id)
+    keeper.cache.put_user(row)
     return row
 
 
@@ -76,12 +81,13 @@ async def insert_token(keeper: Keeper, values: dict[str, Any]) -> Row:
 
 async def update_token(keeper: Keeper, token_id: int, values: dict[str, Any]) -> Row:
     """Set fields of a token; setting `remain_quota` replaces the balance like `update_user` does."""
-    async with keeper.lock, keeper.engine.begin() as conn:
-        await conn.execute(update(schema.tokens).where(schema.tokens.c.id == token_id).values(**values))
-        row = await _one(conn, schema.tokens, token_id)
-    entry = keeper.cache.put_token(row)
-    if "remain_quota" in values:
-        entry.remain.unwritten = 0
+    async with keeper.lock:
+        if "remain_quota" in values:
+            await keeper.flush_locked()
+        async with keeper.engine.begin() as conn:
+            await conn.execute(update(schema.tokens).where(schema.tokens.c.id == token_id).values(**values))
+            row = await _one(conn, schema.tokens, token_id)
+    keeper.cache.put_token(row)
     return row
 
 

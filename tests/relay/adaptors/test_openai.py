@@ -120,7 +120,7 @@ def test_recorded_stream_is_reemitted_with_usage() -> None:
     assert len(events) == 5 and events[-1] == b"data: [DONE]"
     assert stream.state.usage is not None
     assert (stream.state.usage.prompt_tokens, stream.state.usage.completion_tokens) == (44, 16)
-    assert "".join(stream.state.text) == 'get_weather{"city":"New York City"}'
+    assert stream.text() == 'get_weather{"city":"New York City"}'
 
 
 def test_stream_split_anywhere_gives_the_same_events() -> None:

@@ -20,7 +20,7 @@ from tollway.routing.channel_types import ChannelType
 from tollway.storage.cache import ChannelEntry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """Where one attempt goes: the channel, its type, the model name the upstream sees, and a credential."""
 
@@ -33,7 +33,7 @@ class Target:
     note: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class UpstreamRequest:
     """A request for the pipeline to send."""
 
@@ -66,7 +66,7 @@ class Exchange:
     read: Callable[[int, bytes], tuple[str, float]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     """A whole upstream answer, translated for the client (OpenAI JSON for chat and completions)."""
 
@@ -83,7 +83,7 @@ class Answer:
     wait: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class StreamState:
     """What a stream translator has learned so far."""
 
@@ -105,6 +105,10 @@ class StreamTranslator:
     def close(self, usage: Usage | None) -> list[bytes]:
         """The stream's last bytes (a usage chunk when one is owed, then `data: [DONE]`)."""
         raise NotImplementedError
+
+    def text(self) -> str:
+        """The text generated so far, for counting tokens when the upstream reports no usage."""
+        return "".join(self.state.text)
 
 
 class Adaptor:

@@ -151,16 +151,16 @@ class CloudflareStream(OpenAIStream):
         super().__init__(call)
         self._emitted = False
 
-    def event(self, payload: bytes) -> list[bytes]:
+    def inspect(self, payload: bytes) -> list[bytes] | None:
         if b'"error' in payload:
             data = json_of(payload)
             if isinstance(data, dict) and _errors(data):
                 self.state.error = cloudflare_error(500, payload)
                 # Before any output the pipeline may still retry elsewhere; after, the client hears it in-band.
                 return [error_frame(self.state.error)] if self._emitted else []
-        pieces = super().event(payload)
-        self._emitted = self._emitted or bool(pieces)
-        return pieces
+        verdict = super().inspect(payload)
+        self._emitted = self._emitted or verdict is None or bool(verdict)
+        return verdict
 
 
 class RunStream(LineStream):

@@ -33,8 +33,8 @@ class LineStream(StreamTranslator):
         self._lines = sse.LineSplitter()
 
     @property
-    def pending(self) -> bool:
-        """Part of a line is waiting for the rest of it."""
+    def pending(self) -> bytes:
+        """Part of a line waiting for the rest of it."""
         return self._lines.pending
 
     def feed(self, data: bytes) -> list[bytes]:

@@ -110,7 +110,9 @@ class OpenAIAdaptor(Adaptor):
         usage = from_openai(data.get("usage")) if isinstance(data, dict) else None
         if call.mode in _TRANSCRIPTS:
             return Answer(status, body, media_type, usage=usage, transcript=str(data.get("text") or ""))
-        return Answer(status, body, media_type or "application/json", usage=usage, text=_answer_text(data))
+        # The text is only counted when the upstream reported no usage.
+        text = _answer_text(data) if usage is None else ""
+        return Answer(status, body, media_type or "application/json", usage=usage, text=text)
 
     def translator(self, call: Call, target: Target) -> OpenAIStream:
         return OpenAIStream(call)
@@ -146,11 +148,15 @@ def _collect(delta: dict[str, Any], parts: list[str]) -> None:
 
 
 class OpenAIStream(LineStream):
-    """Re-emits an OpenAI-format stream event by event, reading usage and text on the way.
+    """Re-emits an OpenAI-format stream event by event, reading usage on the way (and the text, if it is needed).
 
-    Every event is parsed (a provider's broken JSON must not reach the client's SDK), but a chunk made of
-    whole `data: ...` events, the usual case, skips the line splitter.
+    Every event is parsed, since a provider's broken JSON must not reach the client's SDK. A chunk of whole
+    `data: ...` events that all pass unchanged, the usual case, is relayed as it came, without the line
+    splitter; the generated text is read from the kept choices only if the upstream reports no usage.
     """
+
+    # Relay a chunk of several events as one piece (a wrapper that rewrites events one by one turns it off).
+    whole_chunks = True
 
     def __init__(self, call: Call) -> None:
         super().__init__()
@@ -158,15 +164,19 @@ class OpenAIStream(LineStream):
         self._id = ""
         self._model = call.model
         self._created = 0
-        self._started = False
+        self._started = False  # something went to the client
+        self._choices: list[list[Any]] = []
 
     def feed(self, data: bytes) -> list[bytes]:
-        if not self.pending and data[:6] == b"data: " and data[-2:] == b"\n\n":
+        if data[:6] == b"data: " and data[-2:] == b"\n\n" and not self.pending:
             payloads = data[6:-2].split(b"\n\ndata: ")
             if data.count(b"\n") == 2 * len(payloads) and b"\r" not in data:
+                verdicts = [self.inspect(payload) for payload in payloads]
+                if verdicts.count(None) == len(verdicts) and self.whole_chunks:
+                    return [data]
                 out: list[bytes] = []
-                for payload in payloads:
-                    out += self.event(payload)
+                for payload, verdict in zip(payloads, verdicts, strict=True):
+                    out += [b"data: " + payload + b"\n\n"] if verdict is None else verdict
                 return out
         return super().feed(data)
 
@@ -174,10 +184,11 @@ class OpenAIStream(LineStream):
         payload = sse.data_of(line)
         if payload is None:
             return []  # blank lines, comments, event: and id: lines
-        return self.event(payload)
+        verdict = self.inspect(payload)
+        return [b"data: " + payload + b"\n\n"] if verdict is None else verdict
 
-    def event(self, payload: bytes) -> list[bytes]:
-        """What one `data:` payload becomes for the client."""
+    def inspect(self, payload: bytes) -> list[bytes] | None:
+        """Read one `data:` payload: None to relay it as it came, or what to send instead (maybe nothing)."""
         if payload[:1] != b"{":
             payload = payload.strip()
             if payload == b"[DONE]":
@@ -189,42 +200,59 @@ class OpenAIStream(LineStream):
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
             return self._broken(payload)
-        if type(chunk) is not dict:
+        if chunk.__class__ is not dict:
             return []  # a bare value carries nothing a client could use
         if "error" in chunk and body_error(chunk) is not None:
+            # Before any output this is a failure another channel may make good; after, the client hears it.
             self.state.error = upstream_error(500, payload)
-            return self._out(payload)
+            return None if self._started else []
         choices = chunk.get("choices")
-        usage = from_openai(chunk.get("usage")) if chunk.get("usage") else None
-        if usage is None and type(choices) is list and choices and type(choices[0]) is dict:
-            usage = from_openai(choices[0].get("usage"))  # Moonshot puts it inside the choice
+        if choices.__class__ is not list or not choices:
+            # Azure's preamble and content-filter chunks carry neither choices nor usage.
+            if self._usage(chunk.get("usage")):
+                self._started = True
+                return None
+            return []
+        if "usage" in chunk:
+            self._usage(chunk["usage"])
+        if not self._started:
+            self._head(chunk)
+        elif choices[0].__class__ is dict and "usage" in choices[0]:
+            self._usage(choices[0]["usage"])  # Moonshot puts it inside the choice
+        self._choices.append(choices)
+        return None
+
+    def text(self) -> str:
+        """The generated text so far: message contents, reasoning, tool call names and arguments, completion text."""
+        parts: list[str] = []
+        for choices in self._choices:
+            for choice in choices:
+                if choice.__class__ is not dict:
+                    continue
+                delta = choice.get("delta")
+                if delta.__class__ is dict:
+                    _collect(delta, parts)
+                elif isinstance(choice.get("text"), str):
+                    parts.append(choice["text"])
+        return "".join(parts)
+
+    def _usage(self, data: Any) -> bool:
+        """Keep a usage object the upstream sent; whether there was one."""
+        usage = from_openai(data) if data else None
         if usage is not None:
             self.state.usage = usage
-        if type(choices) is not list or not choices:
-            # Azure's preamble and content-filter chunks carry neither choices nor usage.
-            return self._out(payload) if usage is not None else []
-        if not self._id:
-            self._head(chunk)
-        text = self.state.text
-        for choice in choices:
-            if type(choice) is dict:
-                delta = choice.get("delta")
-                if type(delta) is dict:
-                    _collect(delta, text)
-                elif isinstance(choice.get("text"), str):
-                    text.append(choice["text"])
-        return self._out(payload)
-
-    def _out(self, payload: bytes) -> list[bytes]:
-        self._started = True
-        return [b"data: " + payload + b"\n\n"]
+        return usage is not None
 
     def _head(self, chunk: dict[str, Any]) -> None:
         """The answer's id, model and time, for a usage chunk Tollway may have to add (odd types tolerated)."""
+        self._started = True
         answer_id, model, created = chunk.get("id"), chunk.get("model"), chunk.get("created")
         self._id = answer_id if isinstance(answer_id, str) else str(answer_id or "")
         self._model = model if isinstance(model, str) and model else self._model
         self._created = created if isinstance(created, int) and not isinstance(created, bool) else 0
+        choices = chunk["choices"]
+        if choices[0].__class__ is dict and "usage" in choices[0]:
+            self._usage(choices[0]["usage"])
 
     def _broken(self, payload: bytes) -> list[bytes]:
         """An event that is not JSON: before any output another channel may answer; after, the stream ends."""

@@ -90,6 +90,7 @@ class ZhipuV4Stream(StreamTranslator):
 
     def __init__(self, call: Call) -> None:
         self.inner = OpenAIStream(call)
+        self.inner.whole_chunks = False  # _fix rewrites frames one event at a time
         self.state = self.inner.state
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -97,6 +98,9 @@ class ZhipuV4Stream(StreamTranslator):
 
     def close(self, usage: Usage | None) -> list[bytes]:
         return [fixed for frame in self.inner.close(usage) for fixed in self._fix(frame)]
+
+    def text(self) -> str:
+        return self.inner.text()
 
     def _fix(self, frame: bytes) -> list[bytes]:
         payload = sse.data_of(frame.rstrip(b"\n"))

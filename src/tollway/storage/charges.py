@@ -1,0 +1,157 @@
+"""Writing settled charges and their consume logs: each statement run once per batch, in the caller's transaction.
+
+The keeper's flush and the journal's replay both write through here, so quota, logs, roll-ups and the
+journal's mark always go to the database together (storage/journal.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tollway.storage import journal, rollups, schema
+from tollway.storage.journal import Record
+
+_users, _tokens, _channels, _logs, _markers = schema.users, schema.tokens, schema.channels, schema.logs, schema.markers
+
+_USER_UPDATE = (
+    update(_users)
+    .where(_users.c.id == bindparam("b_id"))
+    .values(
+        quota=_users.c.quota + bindparam("b_quota"),
+        used_quota=_users.c.used_quota + bindparam("b_used"),
+        request_count=_users.c.request_count + bindparam("b_count"),
+    )
+)
+_TOKEN_UPDATE = (
+    update(_tokens)
+    .where(_tokens.c.id == bindparam("b_id"))
+    .values(
+        remain_quota=_tokens.c.remain_quota + bindparam("b_remain"),
+        used_quota=_tokens.c.used_quota + bindparam("b_used"),
+        accessed_time=bindparam("b_now"),
+    )
+)
+_CHANNEL_UPDATE = (
+    update(_channels)
+    .where(_channels.c.id == bindparam("b_id"))
+    .values(used_quota=_channels.c.used_quota + bindparam("b_used"))
+)
+
+
+@dataclass
+class Batch:
+    """Quota deltas per user, token and channel, and the log rows that go with them."""
+
+    users: dict[int, list[int]] = field(default_factory=dict)  # id → [quota, used, requests]
+    tokens: dict[int, list[int]] = field(default_factory=dict)  # id → [remain, used]
+    channels: dict[int, int] = field(default_factory=dict)  # id → used
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def has_quota(self) -> bool:
+        return bool(self.users or self.tokens or self.channels)
+
+    @classmethod
+    def of(cls, records: Iterable[Record], *, quota: bool = True, logs: bool = True) -> Batch:
+        """The sums of journal records (their quota, their logs, or both)."""
+        batch = cls()
+        for record in records:
+            if quota and record.user_id != journal.NO_CHARGE:
+                user = batch.users.setdefault(record.user_id, [0, 0, 0])
+                user[0] -= record.charged
+                user[1] += record.charged
+                user[2] += 1
+                token = batch.tokens.setdefault(record.token_id, [0, 0])
+                if record.token_limited:
+                    token[0] -= record.charged
+                token[1] += record.charged
+                batch.channels[record.channel_id] = batch.channels.get(record.channel_id, 0) + record.charged
+            if logs and record.log_row is not None:
+                batch.logs.append(record.log_row)
+        return batch
+
+
+async def write_quota(conn: AsyncConnection, batch: Batch) -> None:
+    """Add the batch's quota deltas (`col = col + delta`, so other nodes' writes are kept)."""
+    if batch.users:
+        await conn.execute(_USER_UPDATE, [{"b_id": i, "b_quota": q, "b_used": u, "b_count": n}
+                                          for i, (q, u, n) in sorted(batch.users.items())])
+    if batch.tokens:
+        now = int(time.time())
+        await conn.execute(_TOKEN_UPDATE, [{"b_id": i, "b_remain": r, "b_used": u, "b_now": now}
+                                           for i, (r, u) in sorted(batch.tokens.items())])
+    if batch.channels:
+        await conn.execute(_CHANNEL_UPDATE, [{"b_id": i, "b_used": u} for i, u in sorted(batch.channels.items())])
+
+
+async def write_logs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert log rows and add them to the dashboards' roll-ups."""
+    if rows:
+        fitted = [fit(row) for row in rows]
+        await conn.execute(insert(_logs), fitted)
+        await rollups.add(conn, fitted)
+
+
+def _upsert(dialect: str) -> Any:
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(_markers)
+        return stmt.on_duplicate_key_update(version=stmt.inserted.version)
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(_markers)
+    return stmt.on_conflict_do_update(index_elements=["name"], set_={"version": stmt.excluded.version})
+
+
+async def set_mark(conn: AsyncConnection, name: str, seq: int) -> None:
+    """Record in this transaction that a journal's records up to `seq` are written."""
+    await conn.execute(_upsert(conn.dialect.name).values(name=name, version=seq))
+
+
+async def read_mark(conn: AsyncConnection, name: str) -> int:
+    """The last sequence number of a journal this database has (0 for none)."""
+    found = (await conn.execute(select(_markers.c.version).where(_markers.c.name == name))).scalar()
+    return int(found or 0)
+
+
+async def drop_mark(conn: AsyncConnection, name: str) -> None:
+    """Forget a journal whose files are gone."""
+    await conn.execute(_markers.delete().where(_markers.c.name == name))
+
+
+def _log_columns() -> tuple[dict[str, Any], tuple[tuple[str, int], ...]]:
+    """Every log column but the id with its default, and the text columns with their lengths, worked out once."""
+    defaults: dict[str, Any] = {}
+    texts = []
+    for column in _logs.columns:
+        if column.name == "id":
+            continue
+        default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
+        defaults[column.name] = None if callable(default) else default
+        length = getattr(column.type, "length", None)
+        if length:
+            texts.append((column.name, int(length)))
+    return defaults, tuple(texts)
+
+
+_LOG_DEFAULTS, _LOG_TEXTS = _log_columns()
+
+
+def fit(row: dict[str, Any]) -> dict[str, Any]:
+    """A log row every database accepts: all columns present and text clipped to its column's length.
+
+    One over-long model name must not make the whole batch (and every later flush) fail.
+    """
+    fitted = {**_LOG_DEFAULTS, **row}
+    if len(fitted) != len(_LOG_DEFAULTS) or None in fitted.values():
+        fitted = {name: default if row.get(name) is None else row[name] for name, default in _LOG_DEFAULTS.items()}
+    for name, length in _LOG_TEXTS:
+        value = fitted[name]
+        if value.__class__ is str and len(value) > length:
+            fitted[name] = value[:length]
+    return fitted
