@@ -20,6 +20,7 @@ from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.aiohttp_transport import AiohttpTransport
 from tollway.relay.auth import Authenticator
 from tollway.relay.dialogue import Dialogue
+from tollway.relay.http1_transport import Http1Transport
 from tollway.relay.pipeline import Relay
 from tollway.relay.transport import Transport
 from tollway.settings import Settings
@@ -51,6 +52,14 @@ class Services:
     accounts: AccountServices
 
 
+def open_transport(settings: Settings) -> Transport:
+    """The upstream client UPSTREAM_CLIENT names: the lean HTTP/1.1 client by default, or aiohttp."""
+    read_timeout = settings.relay_timeout_s or None
+    if settings.upstream_client == "aiohttp":
+        return AiohttpTransport(read_timeout=read_timeout, proxy=settings.relay_proxy)
+    return Http1Transport(read_timeout=read_timeout, proxy=settings.relay_proxy)
+
+
 async def start(settings: Settings, keybox: KeyBox) -> Services:
     """Open the databases (migrating them on a master node), load the cache and start the keeper."""
     engine = create_engine(main_url(settings), settings)
@@ -71,7 +80,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     await keeper.start()
     # Encodings load in the background so the first request that counts tokens does not wait for them.
     asyncio.get_running_loop().run_in_executor(None, tokenizer.warm_up)
-    transport = AiohttpTransport(read_timeout=settings.relay_timeout_s or None, proxy=settings.relay_proxy)
+    transport = open_transport(settings)
     # Users' image URLs are fetched by a separate client with its own proxy and timeout (One API's
     # USER_CONTENT_REQUEST_*), so they never share the upstream pool or its credentials.
     user_content = httpx2.AsyncClient(timeout=settings.user_content_timeout_s,

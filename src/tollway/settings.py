@@ -50,6 +50,12 @@ class _Env:
         except ValueError as exc:
             raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
 
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default).strip().lower()
+        if value not in choices:
+            raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
     def flag(self, name: str, default: bool) -> bool:
         raw = self.env.get(name, "").strip().lower()
         if not raw:
@@ -78,6 +84,7 @@ class Settings:
     batch_update_interval_s: float = 5.0
     relay_timeout_s: float = 0.0
     relay_proxy: str = ""
+    upstream_client: str = "http1"
     user_content_proxy: str = ""
     user_content_timeout_s: float = 30.0
     user_content_allow_private: bool = False
@@ -149,6 +156,7 @@ class Settings:
             batch_update_interval_s=max(0.05, env.number("BATCH_UPDATE_INTERVAL", 5.0)),
             relay_timeout_s=max(0.0, env.number("RELAY_TIMEOUT", 0.0)),
             relay_proxy=env.text("RELAY_PROXY"),
+            upstream_client=env.choice("UPSTREAM_CLIENT", ("http1", "aiohttp"), "http1"),
             user_content_proxy=env.text("USER_CONTENT_REQUEST_PROXY"),
             user_content_timeout_s=max(1.0, env.number("USER_CONTENT_REQUEST_TIMEOUT", 30.0)),
             user_content_allow_private=env.flag("USER_CONTENT_ALLOW_PRIVATE", False),

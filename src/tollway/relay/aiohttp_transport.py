@@ -1,7 +1,5 @@
-"""The transport on sockets: one pooled aiohttp session for HTTP, the websockets library for WebSocket providers.
-
-aiohttp was chosen by measurement (bench/README.md): per proxied call it costs well under half of what
-httpx2 does, mostly because its connection pool does no per-request bookkeeping over idle connections.
+"""A transport on aiohttp (UPSTREAM_CLIENT=aiohttp): one pooled session for HTTP, the websockets library for
+WebSocket providers. The default is the leaner relay/http1_transport.py; bench/README.md compares them.
 """
 
 from __future__ import annotations
@@ -11,22 +9,13 @@ import os
 from collections.abc import AsyncIterator
 
 import aiohttp
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
 from yarl import URL
 
-from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import UpstreamRequest
-from tollway.relay.transport import HandshakeRefused, Source
+from tollway.relay.socket_source import open_socket
+from tollway.relay.transport import Source, broke_off, unreachable
 
 _CONNECT_LIMIT = 15.0  # seconds; RELAY_TIMEOUT only ever shortens it
-
-
-def _unreachable(exc: BaseException) -> UpstreamError:
-    if isinstance(exc, TimeoutError):
-        return UpstreamError("upstream timed out", status_code=504, code="upstream_timeout", retryable=True)
-    return UpstreamError(f"cannot reach upstream: {exc!r}", status_code=502, code="upstream_unreachable",
-                         retryable=True)
 
 
 class HttpSource(Source):
@@ -43,16 +32,14 @@ class HttpSource(Source):
             async for chunk in self.response.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
-                                retryable=True) from exc
+            raise broke_off(exc) from exc
         self._done = True
 
     async def read(self) -> bytes:
         try:
             body = await self.response.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
-                                retryable=True) from exc
+            raise broke_off(exc) from exc
         finally:
             await self.close()
         return body
@@ -62,29 +49,6 @@ class HttpSource(Source):
             self.response.release()  # the connection goes back to the pool
         else:
             self.response.close()  # abandoned mid-body: the connection cannot be reused
-
-
-class SocketSource(Source):
-    """Each WebSocket message is one chunk; the client closes the socket after the last one."""
-
-    media_type = "application/x-websocket-frames"
-    ends_at_last_event = True
-
-    def __init__(self, connection: ClientConnection) -> None:
-        self.connection = connection
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for message in self.connection:
-                yield message.encode() if isinstance(message, str) else message
-        except ConnectionClosedOK:
-            return
-        except WebSocketException as exc:
-            raise UpstreamError(f"upstream WebSocket broke off: {exc!r}", status_code=502,
-                                code="upstream_read_error", retryable=True) from exc
-
-    async def close(self) -> None:
-        await self.connection.close()
 
 
 class AiohttpTransport:
@@ -111,7 +75,7 @@ class AiohttpTransport:
 
     async def open(self, request: UpstreamRequest) -> Source:
         if request.transport == "websocket":
-            return await self._open_socket(request)
+            return await open_socket(request, self.read_timeout)
         try:
             # encoded=True: signed URLs (SigV4, Xunfei's HMAC) must reach the provider byte for byte.
             url = URL(request.url, encoded=True)
@@ -124,20 +88,8 @@ class AiohttpTransport:
                     request.method, url, headers=request.headers, data=request.content or None, proxy=self.proxy,
                     allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _unreachable(exc) from exc
+            raise unreachable(exc) from exc
         return HttpSource(response)
-
-    async def _open_socket(self, request: UpstreamRequest) -> SocketSource:
-        try:
-            connection = await connect(request.url, additional_headers=request.headers or None,
-                                       open_timeout=self.read_timeout or 30, proxy=None, max_size=16 * 1024 * 1024)
-        except InvalidStatus as exc:
-            raise HandshakeRefused(exc.response.status_code, bytes(exc.response.body or b"")) from exc
-        except (OSError, TimeoutError, WebSocketException) as exc:
-            raise _unreachable(exc) from exc
-        for frame in request.frames:
-            await connection.send(frame)
-        return SocketSource(connection)
 
     async def aclose(self) -> None:
         if self._session is not None:

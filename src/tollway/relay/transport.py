@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import UpstreamRequest
 
 
@@ -61,6 +62,20 @@ class HandshakeRefused(Exception):
         super().__init__(f"WebSocket handshake refused with status {status}")
         self.status = status
         self.body = body
+
+
+def unreachable(exc: BaseException) -> UpstreamError:
+    """The retryable error for an upstream that could not be reached (504 when it was a timeout)."""
+    if isinstance(exc, TimeoutError):
+        return UpstreamError("upstream timed out", status_code=504, code="upstream_timeout", retryable=True)
+    return UpstreamError(f"cannot reach upstream: {exc!r}", status_code=502, code="upstream_unreachable",
+                         retryable=True)
+
+
+def broke_off(exc: BaseException) -> UpstreamError:
+    """The retryable error for an answer that stopped before its end."""
+    return UpstreamError(f"upstream answer broke off: {exc!r}", status_code=502, code="upstream_read_error",
+                         retryable=True)
 
 
 class BytesSource(Source):

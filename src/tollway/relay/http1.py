@@ -1,0 +1,367 @@
+"""A lean HTTP/1.1 client for upstream calls: keep-alive connections as asyncio protocols, httptools' C parser.
+
+Per call it does what a proxy needs and nothing more: write the request in one piece, parse the answer
+as it arrives, hand body chunks to one reader, and put the connection back in the pool once the answer
+is complete. bench/README.md has the measurements that chose it over aiohttp and httpx2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httptools
+
+_IDLE_SECONDS = 60.0  # a pooled connection unused for longer is closed rather than reused
+_HIGH_WATER = 1 << 20  # bytes of unread body at which the socket stops being read
+
+
+class HttpError(Exception):
+    """The connection failed, timed out or carried something that is not HTTP; nothing more can be read."""
+
+
+class ConnectFailed(HttpError):
+    """The connection could not be made; the request was never sent."""
+
+
+class Timeout(HttpError):
+    """No answer (or no more of it) within the time allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a connection goes: scheme, host and port."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+class Answer:
+    """One response: status and headers once they arrive, then its body chunk by chunk."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.chunks: deque[bytes] = deque()
+        self.buffered = 0
+        self.complete = False
+        self.error: BaseException | None = None
+        self.head_ready: asyncio.Future[None] = connection.loop.create_future()
+        self.waiter: asyncio.Future[None] | None = None
+        self.decoder: zlib._Decompress | None = None
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def next_chunk(self, timeout: float | None) -> bytes | None:
+        """Everything of the body that has arrived (decoded) since the last call, or None at its end.
+
+        Taking all that is buffered, not one network read at a time, relays a fast stream in few pieces.
+        """
+        while not self.chunks:
+            if self.error is not None:
+                raise self.error
+            if self.complete:
+                return None
+            self.waiter = self.connection.loop.create_future()
+            if timeout:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self.waiter
+                except TimeoutError:
+                    raise Timeout(f"no data from upstream for {timeout:g} s") from None
+            else:
+                await self.waiter
+        chunks = self.chunks
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self.buffered = 0
+        self.connection.resume()
+        return chunk
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection; it carries one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
+        self.loop = loop
+        self.origin = origin
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.answer: Answer | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.received = False  # any byte of the current answer arrived
+        self._paused = False
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(HttpError("upstream switched protocols"))
+        except httptools.HttpParserError as exc:
+            self._fail(HttpError(f"upstream answer is not valid HTTP: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        answer = self.answer
+        if answer is not None and not answer.complete:
+            headers = answer.headers
+            if (answer.status and exc is None and "content-length" not in headers
+                    and "chunked" not in headers.get("transfer-encoding", "").lower()):
+                self.on_message_complete()  # an answer delimited by the connection's end is complete now
+            else:
+                self._fail(HttpError(f"upstream closed the connection mid-answer ({exc!r})"))
+
+    def eof_received(self) -> bool | None:
+        return None  # close the transport
+
+    # -- httptools callbacks ------------------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.answer is not None:
+            self.answer.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_headers_complete(self) -> None:
+        answer = self.answer
+        if answer is None:
+            return
+        answer.status = self.parser.get_status_code()
+        encoding = answer.headers.get("content-encoding", "").lower()
+        if encoding in ("gzip", "x-gzip"):
+            answer.decoder = zlib.decompressobj(wbits=31)
+        elif encoding == "deflate":
+            answer.decoder = zlib.decompressobj()
+        if not answer.head_ready.done():
+            answer.head_ready.set_result(None)
+
+    def on_body(self, body: bytes) -> None:
+        answer = self.answer
+        if answer is None:
+            return
+        if answer.decoder is not None:
+            try:
+                body = answer.decoder.decompress(body)
+            except zlib.error as exc:
+                self._fail(HttpError(f"upstream body does not decode: {exc}"))
+                return
+            if not body:
+                return
+        answer.chunks.append(body)
+        answer.buffered += len(body)
+        if answer.buffered >= _HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+        answer.wake()
+
+    def on_message_complete(self) -> None:
+        answer = self.answer
+        if answer is None:
+            return
+        if answer.decoder is not None:
+            rest = answer.decoder.flush()
+            if rest:
+                answer.chunks.append(rest)
+        answer.complete = True
+        if not self.parser.should_keep_alive():
+            self.close()
+        if not answer.head_ready.done():
+            answer.head_ready.set_result(None)
+        answer.wake()
+
+    # -- use ----------------------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> Answer:
+        assert self.transport is not None
+        self.answer = answer = Answer(self)
+        self.received = False
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport.write(data)
+        return answer
+
+    def resume(self) -> None:
+        if self._paused and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+
+    def reusable(self) -> bool:
+        return (not self.closed and self.answer is not None and self.answer.complete
+                and self.transport is not None and not self.transport.is_closing())
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _fail(self, error: BaseException) -> None:
+        answer = self.answer
+        if answer is not None and not answer.complete and answer.error is None:
+            answer.error = error
+            if not answer.head_ready.done():
+                answer.head_ready.set_exception(error)
+                answer.head_ready.exception()  # marked as retrieved: the reader may already be gone
+            answer.wake()
+        self.close()
+
+
+class Pool:
+    """Keep-alive connections per origin, made on demand, no limit on their number."""
+
+    def __init__(self, *, connect_timeout: float, read_timeout: float | None,
+                 proxy: str = "", tls: ssl.SSLContext | None = None) -> None:
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.proxy = urlsplit(proxy) if proxy else None
+        self.tls = tls or ssl.create_default_context()
+        self._idle: dict[Origin, list[Connection]] = {}
+
+    async def request(self, method: str, url: str, headers: dict[str, str], body: bytes,
+                      timeout: float | None = None) -> Answer:
+        """Send a request; returns once the answer's status and headers have arrived."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ConnectFailed(f"cannot send to {url!r}: only http and https URLs")
+        origin = Origin(scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        if self.proxy is not None and scheme == "http":
+            target = url  # a plain-HTTP request through a proxy names the whole URL
+        data = _encode(method, target, parts.netloc, headers, body)
+        for attempt in (0, 1):
+            connection, reused = await self._acquire(origin)
+            answer = connection.send(data)
+            try:
+                await self._wait(answer.head_ready, timeout or self.read_timeout)
+            except HttpError:
+                connection.close()
+                # A pooled connection the upstream had already closed fails before any answer: the request
+                # never reached it, so it is sent once more on a new connection.
+                if reused and not connection.received and attempt == 0:
+                    continue
+                raise
+            return answer
+        raise AssertionError("unreachable")
+
+    async def _wait(self, future: asyncio.Future[None], timeout: float | None) -> None:
+        if not timeout:
+            await future
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            raise Timeout(f"no answer from upstream within {timeout:g} s") from None
+
+    def release(self, connection: Connection) -> None:
+        """Take back a connection whose answer was read to the end (any other is closed)."""
+        if connection.reusable():
+            connection.idle_since = time.monotonic()
+            connection.answer = None
+            self._idle.setdefault(connection.origin, []).append(connection)
+        else:
+            connection.close()
+
+    async def _acquire(self, origin: Origin) -> tuple[Connection, bool]:
+        idle = self._idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and now - connection.idle_since < _IDLE_SECONDS:
+                return connection, True
+            connection.close()
+        return await self._connect(origin), False
+
+    async def _connect(self, origin: Origin) -> Connection:
+        loop = asyncio.get_running_loop()
+        tls = self.tls if origin.scheme == "https" else None
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                if self.proxy is None:
+                    _, connection = await loop.create_connection(
+                        lambda: Connection(loop, origin), origin.host, origin.port, ssl=tls,
+                        server_hostname=origin.host if tls else None)
+                else:
+                    connection = await self._through_proxy(loop, origin, tls)
+        except TimeoutError:
+            raise Timeout(f"connecting to {origin.host}:{origin.port} took longer than {self.connect_timeout:g} s"
+                          ) from None
+        except OSError as exc:
+            raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
+        return connection
+
+    async def _through_proxy(self, loop: asyncio.AbstractEventLoop, origin: Origin,
+                             tls: ssl.SSLContext | None) -> Connection:
+        proxy = self.proxy
+        assert proxy is not None and proxy.hostname
+        port = proxy.port or (443 if proxy.scheme == "https" else 80)
+        proxy_tls = ssl.create_default_context() if proxy.scheme == "https" else None
+        _, connection = await loop.create_connection(
+            lambda: Connection(loop, origin), proxy.hostname, port, ssl=proxy_tls,
+            server_hostname=proxy.hostname if proxy_tls else None)
+        if tls is None:
+            return connection  # plain HTTP goes to the proxy with the whole URL as its target
+        # HTTPS goes through a CONNECT tunnel, then TLS to the origin inside it.
+        authority = f"{origin.host}:{origin.port}"
+        answer = connection.send(_encode("CONNECT", authority, authority, {}, b"", length=False))
+        await answer.head_ready
+        if answer.status != 200:
+            connection.close()
+            raise ConnectFailed(f"the proxy refused to connect to {authority} (status {answer.status})")
+        assert connection.transport is not None
+        upgraded = await loop.start_tls(connection.transport, connection, tls, server_hostname=origin.host)
+        connection.transport = upgraded
+        connection.answer = None
+        return connection
+
+    async def close(self) -> None:
+        for connections in self._idle.values():
+            for connection in connections:
+                connection.close()
+        self._idle.clear()
+
+
+def _encode(method: str, target: str, netloc: str, headers: dict[str, str], body: bytes, *,
+            length: bool = True) -> bytes:
+    """The request's bytes; Host and Content-Length added unless the caller set them (signed requests do)."""
+    lines = [f"{method} {target} HTTP/1.1"]
+    names = {name.lower() for name in headers}
+    if "host" not in names:
+        lines.append(f"Host: {netloc}")
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise ConnectFailed(f"header {name!r} has a line break")
+        lines.append(f"{name}: {value}")
+    if length and "content-length" not in names:
+        lines.append(f"Content-Length: {len(body)}")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: gzip, deflate")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+async def body_chunks(pool: Pool, answer: Answer, timeout: float | None) -> AsyncIterator[bytes]:
+    """The answer's body as it arrives; the connection goes back to the pool once it is read to the end."""
+    while True:
+        chunk = await answer.next_chunk(timeout)
+        if chunk is None:
+            pool.release(answer.connection)
+            return
+        yield chunk
