@@ -174,3 +174,12 @@ def test_the_raw_sdk_stream_parses_every_event(stream: bytes) -> None:
     found = list(raw)
     assert found[0].type == "response.created" and found[-1].type == "response.completed"
     assert found[0].response.id == found[-1].response.id  # type: ignore[union-attr]
+
+
+def test_the_sdk_sees_a_failure_as_error_then_response_failed() -> None:
+    stream = chat_sse([{"choices": [{"index": 0, "delta": {"content": "part"}}]}], done=False) + error_frame()
+    with openai_client(Upstream(stream=stream)).responses.stream(model="gpt-4.1", input="x") as events_:
+        kinds = [event.type for event in events_]
+        with pytest.raises(RuntimeError):
+            events_.get_final_response()  # as against OpenAI: a failed response has no final one
+    assert kinds[-2:] == ["error", "response.failed"]
