@@ -74,7 +74,7 @@ def blocks(content: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_input(arguments: Any) -> dict[str, Any]:
+def tool_input(arguments: Any) -> dict[str, Any]:
     """OpenAI's arguments string as Anthropic's input object."""
     if isinstance(arguments, dict):
         return arguments
@@ -96,7 +96,7 @@ def _tool_uses(message: dict[str, Any]) -> list[dict[str, Any]]:
         if not isinstance(function, dict):
             continue
         uses.append({"type": "tool_use", "id": str(call.get("id") or ""), "name": str(function.get("name") or ""),
-                     "input": _tool_input(function.get("arguments"))})
+                     "input": tool_input(function.get("arguments"))})
     return uses
 
 

@@ -7,38 +7,11 @@ from typing import Any
 import orjson
 
 from tollway.errors import UpstreamError
+from tollway.relay.adaptors.anthropic_terms import ERROR_STATUS, finish_reason
 from tollway.relay.adaptors.failures import json_of, provider_error, upstream_error
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion, tool_call
 from tollway.relay.calls import Call
 from tollway.relay.usage import Usage
-
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-
-# Anthropic's error types and the status Tollway answers with (529 overloaded becomes 503 for OpenAI clients).
-ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "billing_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 503,
-    "timeout_error": 504,
-}
-
-
-def finish_reason(stop_reason: Any) -> str:
-    return FINISH_REASONS.get(str(stop_reason), "stop") if stop_reason else "stop"
 
 
 def _count(value: Any) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tollway.errors import UpstreamError
-from tollway.relay.adaptors.anthropic_replies import error_of, finish_reason, prompt_usage
+from tollway.relay.adaptors.anthropic_replies import error_of, prompt_usage
+from tollway.relay.adaptors.anthropic_terms import finish_reason
 from tollway.relay.adaptors.base import StreamState
 from tollway.relay.adaptors.line_stream import LineStream, data_object
 from tollway.relay.adaptors.openai_out import ChunkWriter

@@ -45,9 +45,9 @@ def table_error(status: int, message: str, code: str, table: Mapping[int, tuple[
                          retryable=mapped >= 500 or mapped in RETRYABLE)
 
 
-def unsupported(message: str) -> UpstreamError:
-    """A call (a route or a feature) this channel cannot serve; another channel may."""
-    return UpstreamError(message, status_code=400, code="unsupported_by_channel", retryable=True)
+def unsupported(message: str, *, param: str | None = None) -> UpstreamError:
+    """A call (a route or a feature, named by `param`) this channel cannot serve; another channel may."""
+    return UpstreamError(message, status_code=400, code="unsupported_by_channel", param=param, retryable=True)
 
 
 def not_served(label: str, path: str) -> UpstreamError:

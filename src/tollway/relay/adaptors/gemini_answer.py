@@ -1,6 +1,6 @@
 """Gemini answers (generateContent, batchEmbedContents) as OpenAI answers; independent of URL and auth (Vertex AI too).
 
-Shared with the stream translator: content parts, usage, finish reasons, tool call ids and the blocked-prompt error.
+Shared with the stream translator: content parts, usage, tool call ids and the blocked-prompt error.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Answer
 from tollway.relay.adaptors.failures import bad_answer, load_json
 from tollway.relay.adaptors.gemini_errors import rpc_error
+from tollway.relay.adaptors.gemini_terms import finish_reason
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion, embeddings, tool_call, tool_call_id
 from tollway.relay.calls import Call
 from tollway.relay.usage import Usage
@@ -20,24 +21,6 @@ from tollway.relay.usage import Usage
 # Gemini 3 wants each functionCall's thoughtSignature back in the next turn; OpenAI clients only keep the
 # tool call id, so the signature travels inside it after this marker.
 SIGNATURE_MARK = "__thought__"
-
-_FINISH: dict[str, str] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-}
-
-
-def finish_reason(reason: Any, has_tool_calls: bool) -> str:
-    """OpenAI's finish_reason for a Gemini finishReason; a function call finishes with STOP, so it is checked first."""
-    if has_tool_calls:
-        return "tool_calls"
-    return _FINISH.get(str(reason), "stop")
 
 
 def _count(data: dict[str, Any], name: str) -> int:

@@ -10,27 +10,8 @@ from typing import Any
 
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.failures import json_of, provider_error, upstream_error
+from tollway.relay.adaptors.gemini_terms import RPC_STATUSES
 
-# RPC status → the HTTP status an OpenAI client should see.
-_STATUSES: dict[str, int] = {
-    "INVALID_ARGUMENT": 400,
-    "OUT_OF_RANGE": 400,
-    # Unsupported region or billing not enabled: the channel cannot serve, another may.
-    "FAILED_PRECONDITION": 403,
-    "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403,
-    "NOT_FOUND": 404,
-    "ALREADY_EXISTS": 409,
-    "ABORTED": 409,
-    "RESOURCE_EXHAUSTED": 429,
-    "CANCELLED": 502,
-    "UNKNOWN": 500,
-    "INTERNAL": 500,
-    "DATA_LOSS": 500,
-    "UNIMPLEMENTED": 501,
-    "UNAVAILABLE": 503,
-    "DEADLINE_EXCEEDED": 504,
-}
 _BAD_KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_NOT_FOUND"})
 
 
@@ -45,7 +26,7 @@ def rpc_error(error: dict[str, Any], status: int = 0) -> UpstreamError:
     rpc = str(error.get("status") or "")
     message = str(error.get("message") or "") or f"upstream error {rpc or status}"
     code = error.get("code")
-    http = _STATUSES.get(rpc) or (code if isinstance(code, int) and code >= 400 else 0) or status
+    http = RPC_STATUSES.get(rpc) or (code if isinstance(code, int) and code >= 400 else 0) or status
     http = http if http >= 400 else 502
     kind = rpc.lower() or f"upstream_{http}"
     if _reasons(error) & _BAD_KEY_REASONS or (http == 400 and "API key not valid" in message):

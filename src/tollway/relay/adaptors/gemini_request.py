@@ -72,7 +72,8 @@ class _Parts:
         return parts
 
 
-def _arguments(text: Any) -> Any:
+def function_args(text: Any) -> Any:
+    """Gemini's `args` object for OpenAI's arguments string (what does not parse to an object is wrapped)."""
     try:
         value = orjson.loads(text) if isinstance(text, str) and text else {}
     except orjson.JSONDecodeError:
@@ -81,7 +82,7 @@ def _arguments(text: Any) -> Any:
 
 
 def _function_call(name: Any, arguments: Any, call_id: Any) -> dict[str, Any]:
-    part: dict[str, Any] = {"functionCall": {"name": str(name or ""), "args": _arguments(arguments)}}
+    part: dict[str, Any] = {"functionCall": {"name": str(name or ""), "args": function_args(arguments)}}
     if isinstance(call_id, str) and SIGNATURE_MARK in call_id:
         part["thoughtSignature"] = call_id.split(SIGNATURE_MARK, 1)[1]
     return part

@@ -13,12 +13,12 @@ from tollway.relay.adaptors.gemini_answer import (
     blocked_error,
     blocked_reason,
     call_id,
-    finish_reason,
     function_call,
     gemini_usage,
     parts_of,
 )
 from tollway.relay.adaptors.gemini_errors import rpc_error
+from tollway.relay.adaptors.gemini_terms import finish_reason
 from tollway.relay.adaptors.line_stream import LineStream, data_object
 from tollway.relay.adaptors.openai_out import ChunkWriter, call_arguments, call_opening
 from tollway.relay.calls import Call
