@@ -17,6 +17,7 @@ from tollway.crypto import KeyBox
 from tollway.operations.jobs import Operations
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Authenticator
+from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Clients, Relay
 from tollway.settings import Settings
 from tollway.storage.bootstrap import bootstrap
@@ -40,7 +41,7 @@ class Services:
     keeper: Keeper
     ledger: Ledger
     http: httpx2.AsyncClient
-    user_content: httpx2.AsyncClient
+    images: ImageFetcher
     relay: Relay
     auth: Authenticator
     started_at: int
@@ -82,18 +83,15 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     http = upstream_client(settings)
     # Users' image URLs are fetched by a separate client with its own proxy and timeout (One API's
     # USER_CONTENT_REQUEST_*), so they never share the upstream pool or its credentials.
-    user_content = httpx2.AsyncClient(timeout=settings.user_content_timeout_s,
-                                     proxy=settings.user_content_proxy or None, follow_redirects=True)
+    images = ImageFetcher.from_settings(settings)
     ledger = Ledger(cache, keeper)
-    clients = Clients(upstream=http, user_content=user_content,
-                      allow_private_content=settings.user_content_allow_private,
-                      socket_timeout=settings.relay_timeout_s or None)
+    clients = Clients(upstream=http, images=images, socket_timeout=settings.relay_timeout_s or None)
     relay = Relay(cache, ledger, clients, Adaptors(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice
     services = Services(
         settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, keeper=keeper,
-        ledger=ledger, http=http, user_content=user_content, relay=relay, auth=Authenticator(cache, keeper),
+        ledger=ledger, http=http, images=images, relay=relay, auth=Authenticator(cache, keeper),
         started_at=int(time.time()), accounts=accounts,
     )
     services.operations = Operations(services)
@@ -107,7 +105,7 @@ async def stop(services: Services) -> None:
     await services.keeper.close()
     await close_accounts(services.accounts)
     await services.http.aclose()
-    await services.user_content.aclose()
+    await services.images.aclose()
     if services.log_engine is not services.engine:
         await services.log_engine.dispose()
     await services.engine.dispose()

@@ -27,6 +27,7 @@ from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
 from tollway.relay.credentials import Credentials
+from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.images import inline_images
 from tollway.relay.transport import Source, open_http, open_socket
 from tollway.relay.usage import Usage
@@ -67,8 +68,7 @@ class Clients:
     """The HTTP clients of the pipeline: one pool for upstreams, one for fetching users' images."""
 
     upstream: httpx2.AsyncClient
-    user_content: httpx2.AsyncClient
-    allow_private_content: bool = False
+    images: ImageFetcher
     socket_timeout: float | None = None
 
 
@@ -153,8 +153,7 @@ class Relay:
         """Inline images and obtain a credential where the adaptor needs them, then build the request."""
         adaptor, clients = attempt.adaptor, self.clients
         if adaptor.inline_images and attempt.call.mode is Mode.CHAT:
-            attempt.call = await inline_images(attempt.call, clients.user_content,
-                                               allow_private=clients.allow_private_content)
+            attempt.call = await inline_images(attempt.call, clients.images)
         exchange = adaptor.credential(attempt.target)
         if exchange is not None:
             attempt.target = dataclasses.replace(attempt.target, credential=await self.credentials.get(exchange))
