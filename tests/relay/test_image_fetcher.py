@@ -235,7 +235,7 @@ async def test_https_keeps_sni_and_the_certificate_check_on_the_name(tmp_path: o
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     site = Site(lambda path: image())
-    server_tls.sni_callback = lambda sock, name, context: site.server_names.append(name)  # type: ignore[func-returns-value]
+    server_tls.sni_callback = lambda sock, name, context: site.server_names.append(name)
     server = await serve(site, PUBLIC, 0, server_tls)
     port = server.sockets[0].getsockname()[1]
     trust = ssl.create_default_context(cadata=cert_pem.decode())

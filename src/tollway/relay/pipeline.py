@@ -29,6 +29,7 @@ from tollway.relay.calls import Call, Mode
 from tollway.relay.credentials import Credentials
 from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.images import inline_images
+from tollway.relay.redaction import redact_error
 from tollway.relay.transport import Source, open_http, open_socket
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
@@ -102,6 +103,7 @@ class Relay:
             try:
                 return await self._send(attempt)
             except UpstreamError as exc:
+                redact_error(exc, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
                 self.ledger.refund(attempt.hold)
                 if exc.status_code == 401:
                     # A credential the provider no longer accepts (even one refused with HTTP 200, as

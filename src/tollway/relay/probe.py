@@ -18,9 +18,10 @@ import orjson
 
 from tollway.errors import TollwayError, UpstreamError
 from tollway.relay import assembly, calls, streaming
-from tollway.relay.adaptors.base import Target
+from tollway.relay.adaptors.base import Target, UpstreamRequest
 from tollway.relay.calls import Call, Mode
 from tollway.relay.pipeline import Relay
+from tollway.relay.redaction import redact, secrets_of
 from tollway.relay.transport import Source, open_http, open_socket
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
@@ -49,11 +50,12 @@ async def probe(relay: Relay, channel: ChannelEntry, model: str, prompt: str, *,
     started = time.monotonic()
     error: UpstreamError | None = None
     code = 0
+    sent: list[UpstreamRequest | str] = []  # what went upstream, so its credentials can be cut from the message
     try:
         async with asyncio.timeout(timeout):
-            answer = await _ask(relay, channel, model, actual, prompt)
+            answer = await _ask(relay, channel, model, actual, prompt, sent)
         code = 200
-        message = _reply(answer)
+        message = redact(_reply(answer), secrets_of(channel.key, *sent))
         return ProbeResult(True, message, code, time.monotonic() - started, model, actual)
     except UpstreamError as exc:
         error, code, message = exc, exc.status_code if exc.status_code < 600 else 0, exc.message
@@ -68,6 +70,9 @@ async def probe(relay: Relay, channel: ChannelEntry, model: str, prompt: str, *,
     except Exception as exc:  # a broken adaptor must fail the test, not the whole run
         log.exception("testing channel %s failed unexpectedly", channel.id)
         message = f"internal error while testing: {exc!r}"
+    message = redact(message, secrets_of(channel.key, *sent))
+    if error is not None:
+        error.message = message
     return ProbeResult(False, message, code, time.monotonic() - started, model, actual, error)
 
 
@@ -76,7 +81,8 @@ def _call(model: str, prompt: str) -> Call:
     return calls.parse_json(Mode.CHAT, orjson.dumps(body))
 
 
-async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, prompt: str) -> Any:
+async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, prompt: str,
+               sent: list[UpstreamRequest | str]) -> Any:
     """The upstream's answer as OpenAI's whole chat completion (a stream is assembled)."""
     if not channel.key:
         raise UpstreamError("the channel's key cannot be opened (sealed with another ENCRYPTION_KEY?)",
@@ -87,9 +93,12 @@ async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, pro
     target = Target(channel, kind, actual)
     exchange = adaptor.credential(target)
     if exchange is not None:
+        sent.append(exchange.request)
         target = dataclasses.replace(target, credential=await relay.credentials.get(exchange))
+        sent.append(target.credential)
     request = adaptor.request(call, target)
     for _ in range(_MAX_FOLLOWS):
+        sent.append(request)
         source: Source
         if request.transport == "websocket":
             source = await open_socket(request, adaptor, relay.clients.socket_timeout)
