@@ -87,9 +87,9 @@ def test_relay_errors_never_carry_the_key(relay_with_key: Gateway, mock: OpenAIM
         seen.append(raised.value.message)
     # A body Tollway cannot read is quoted raw, with JSON's escaped slashes.
     mock.plan("raw", status=500, error=b'{"detail": "bad key ' + KEY.replace("/", "\\/").encode() + b'"}')
-    with pytest.raises(openai.InternalServerError) as raised:
+    with pytest.raises(openai.InternalServerError) as raw_failure:
         gateway.openai().chat.completions.create(model="raw", messages=HI)  # type: ignore[arg-type]
-    seen.append(raised.value.message)
+    seen.append(raw_failure.value.message)
     assert all(REDACTED in message for message in seen), seen
     assert mock.requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key really was sent
     gateway.flush()

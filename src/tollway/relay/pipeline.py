@@ -32,6 +32,7 @@ from tollway.relay.images import inline_images
 from tollway.relay.redaction import redact_error
 from tollway.relay.transport import Source, open_http, open_socket
 from tollway.relay.usage import Usage
+from tollway.relay.usage_limits import bounded
 from tollway.routing import channel_types
 from tollway.storage.cache import Cache, ChannelEntry
 
@@ -222,6 +223,7 @@ class Relay:
     def _settle(self, attempt: Attempt, usage: Usage | None, text: str, answer: Answer | None) -> Usage:
         """Final usage and cost of a successful call; charge it and queue its log."""
         call = attempt.call
+        usage = bounded(usage, call, attempt.upstream)
         counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
         if call.mode in _TEXT_MODES:
             if usage is None:
@@ -249,6 +251,8 @@ class Relay:
         content = attempt.price.describe()
         if attempt.target.model != attempt.call.model:
             content += f"; model mapped to {attempt.target.model}"
+        if usage.clamped:
+            content += f"; {usage.clamped}"
         return {
             "user_id": attempt.caller.user.id,
             "created_at": int(time.time()),
