@@ -70,7 +70,7 @@ HOSTILE: list[tuple[str, dict[str, Any], str, str]] = [
     ("/v1/chat/completions", chat(messages=[*HI, {"role": "tool", "content": "x", "tool_call_id": 5}]), "messages",
      "tool_call_id"),
     ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": {"a": 1}}, "prompt", "string"),
-    ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": [1, "a"]}, "prompt", "token ids"),
+    ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": [1, None]}, "prompt", "token ids"),
     ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "x", "max_tokens": -1}, "max_tokens", "1"),
     ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "x", "best_of": 0}, "best_of", "1"),
     ("/v1/embeddings", {"model": "text-embedding-3-small", "input": [{"a": 1}]}, "input", "string"),

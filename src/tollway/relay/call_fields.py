@@ -126,11 +126,10 @@ def tools(body: dict[str, Any]) -> None:
 
 
 def token_lists(value: Any) -> bool:
-    """Text inputs as the OpenAI API takes them: a string, strings, token ids, or lists of token ids."""
+    """Text inputs as the OpenAI API takes them: a string, or an array of strings, token ids or lists of token ids."""
     if isinstance(value, str):
         return True
     if not isinstance(value, list) or not value:
         return False
-    if all(isinstance(v, str) for v in value) or all(is_int(v) for v in value):
-        return True
-    return all(isinstance(v, list) and v and all(is_int(t) for t in v) for v in value)
+    return all(isinstance(v, str) or is_int(v) or (isinstance(v, list) and v and all(is_int(t) for t in v))
+               for v in value)
