@@ -8,7 +8,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import httpx2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tollway.accounts.services import AccountServices, close_accounts, open_accounts
@@ -21,6 +20,7 @@ from tollway.relay.aiohttp_transport import AiohttpTransport
 from tollway.relay.auth import Authenticator
 from tollway.relay.dialogue import Dialogue
 from tollway.relay.http1_transport import Http1Transport
+from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Relay
 from tollway.relay.transport import Transport
 from tollway.settings import Settings
@@ -83,10 +83,9 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     transport = open_transport(settings)
     # Users' image URLs are fetched by a separate client with its own proxy and timeout (One API's
     # USER_CONTENT_REQUEST_*), so they never share the upstream pool or its credentials.
-    user_content = httpx2.AsyncClient(timeout=settings.user_content_timeout_s,
-                                     proxy=settings.user_content_proxy or None, follow_redirects=True)
+    images = ImageFetcher.from_settings(settings)
     ledger = Ledger(cache, keeper)
-    dialogue = Dialogue(transport, user_content, allow_private_content=settings.user_content_allow_private)
+    dialogue = Dialogue(transport, images)
     relay = Relay(cache, ledger, dialogue, Adaptors(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice

@@ -121,6 +121,18 @@ def test_failures_say_why_and_store_nothing(gateway: Gateway, balances: tuple[Ba
     refused(update(gateway, unreachable), 200, "cannot reach")
 
 
+def test_a_provider_quoting_the_key_never_shows_it(gateway: Gateway, balances: tuple[BalanceMock, str]) -> None:
+    """A balance error that echoes the channel's key reaches the admin with the key redacted."""
+    mock, url = balances
+    mock.answers["/api/report/getUserOverview"] = {"success": False, "message": f"key {KEY} is invalid",
+                                                    "error_code": 7}
+    channel_id = add(gateway, 10, url, by_config=True)
+    body = update(gateway, channel_id).json()
+    assert body["success"] is False and "[redacted] is invalid" in body["message"] and KEY not in body["message"]
+    failed = data(gateway.admin.get("/api/channel/update_balance"))["failed"]
+    assert failed and all(KEY not in item["message"] for item in failed)
+
+
 def test_unsupported_types_and_unknown_channels(gateway: Gateway, balances: tuple[BalanceMock, str]) -> None:
     """Types One API cannot query (Azure, Anthropic, ...) answer 'not supported'; an unknown id 'not found'."""
     _, url = balances

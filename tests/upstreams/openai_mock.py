@@ -30,6 +30,7 @@ class Plan:
     # "finish" (DeepSeek: on the finish_reason chunk)
     usage: str = "include"
     prompt_tokens: int = 11
+    completion_tokens: int | None = None  # reported instead of the number of pieces (absurd usage)
     delay: float = 0.0  # seconds before each stream chunk
     first_delay: float = 0.0  # seconds before the answer starts
     tool_call: bool = False
@@ -128,7 +129,7 @@ class OpenAIMock:
             await asyncio.sleep(plan.first_delay)
         if plan.status >= 400:
             return self._error(plan)
-        completion = len(plan.pieces)
+        completion = len(plan.pieces) if plan.completion_tokens is None else plan.completion_tokens
         usage = {"prompt_tokens": plan.prompt_tokens, "completion_tokens": completion,
                  "total_tokens": plan.prompt_tokens + completion}
         created = int(time.time())

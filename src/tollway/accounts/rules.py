@@ -14,8 +14,9 @@ def username(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest("username is required")
     name = value.strip()
-    # isprintable() refuses control characters (NUL, escapes) that would corrupt logs and confuse look-ups.
-    if len(name) > USERNAME_MAX or any(ch.isspace() for ch in name) or not name.isprintable():
+    # isprintable() refuses control characters (NUL, escapes) that would corrupt logs and confuse look-ups; checked
+    # before strip() too, which would quietly drop trailing ones such as U+0085.
+    if len(name) > USERNAME_MAX or any(ch.isspace() for ch in name) or not value.strip(" ").isprintable():
         raise InvalidRequest(f"username must be 1-{USERNAME_MAX} printable characters without spaces")
     if name.startswith("deleted_"):
         raise InvalidRequest("username may not start with deleted_")
@@ -25,7 +26,7 @@ def username(value: object) -> str:
 def display_name(value: object) -> str:
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > DISPLAY_NAME_MAX or not value.isprintable():
+    if not isinstance(value, str) or len(value) > DISPLAY_NAME_MAX or not value.strip(" ").isprintable():
         raise InvalidRequest(f"display name must be a string of at most {DISPLAY_NAME_MAX} printable characters")
     return value.strip()
 

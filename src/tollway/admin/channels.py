@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tollway.admin import names
 from tollway.admin.envelope import (
     MAX_PAGE_SIZE,
     ROLE_ADMIN,
@@ -64,7 +65,7 @@ def _names(data: dict[str, Any], name: str) -> str:
         value = ",".join(str(item) for item in value)
     if value is not None and not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a comma-separated string")
-    return ",".join(split_list(value))
+    return ",".join(split_list(names.name(value, name) if value else value))
 
 
 def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             raise InvalidRequest(f"unknown channel type {kind}")
         values["type"] = kind
     if given("name"):
-        values["name"] = field(data, "name", str, default="").strip()
+        values["name"] = names.name(field(data, "name", str, default=""), "channel name").strip()
     if given("base_url"):
         base_url = field(data, "base_url", str, default="").strip().rstrip("/")
         if base_url and not base_url.startswith(("http://", "https://")):

@@ -11,6 +11,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tollway.admin.names import refuse_nul, refuse_nul_query
 from tollway.bodies import read_body
 from tollway.errors import AuthenticationFailed, InvalidRequest, PermissionDenied, TollwayError
 
@@ -99,6 +100,7 @@ def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Resp
                     raise AuthenticationFailed("not signed in and no access token provided")
                 if principal.role < min_role:
                     raise PermissionDenied("you do not have permission to do this")
+                refuse_nul_query(request)
                 return await handler(request, services, principal)
             except TollwayError as exc:
                 return failure(exc)
@@ -117,6 +119,7 @@ def public(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
         try:
+            refuse_nul_query(request)
             return await handler(request, services)
         except TollwayError as exc:
             return failure(exc)
@@ -137,6 +140,8 @@ async def read_json(request: Request, services: Services) -> dict[str, Any]:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if b"\\u0000" in raw:
+        refuse_nul(data)
     return data
 
 

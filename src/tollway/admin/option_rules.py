@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from tollway.admin.names import has_control
 from tollway.errors import InvalidRequest
 
 THEMES = ("default", "berry", "air")  # One API's themes (web/THEMES)
@@ -106,6 +107,8 @@ def _ratio_names(key: str, table: dict[str, float]) -> None:
     for name in table:
         if not name.strip():
             raise ValueError("has an empty name")
+        if has_control(name):
+            raise ValueError(f"name {name!r} contains control characters")
         if key == "GroupRatio":
             if len(name) > MAX_GROUP_NAME or "," in name or name != name.strip():
                 raise ValueError(f"group {name!r} must be 1-{MAX_GROUP_NAME} characters without commas or "

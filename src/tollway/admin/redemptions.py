@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tollway.admin import names
 from tollway.admin.envelope import (
     MAX_PAGE_SIZE,
     ROLE_ADMIN,
@@ -52,7 +53,7 @@ def new_key() -> str:
 
 
 def _name(data: dict[str, Any]) -> str:
-    name = str(field(data, "name", str, default="")).strip()
+    name = names.name(str(field(data, "name", str, default="")), "redemption name").strip()
     if not 1 <= len(name) <= MAX_NAME:
         raise InvalidRequest(f"name must be 1-{MAX_NAME} characters")
     return name

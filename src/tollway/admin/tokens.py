@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.accounts import keys
+from tollway.admin import names
 from tollway.admin.envelope import (
     MAX_PAGE_SIZE,
     ROLE_COMMON,
@@ -51,7 +52,7 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """Validated writable fields of a token body."""
     values: dict[str, Any] = {}
     if creating or "name" in data:
-        name = field(data, "name", str, default="")
+        name = names.name(field(data, "name", str, default=""), "token name")
         if len(name) > NAME_MAX:
             raise InvalidRequest(f"token name must be at most {NAME_MAX} characters")
         values["name"] = name
@@ -68,7 +69,7 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if creating or "unlimited_quota" in data:
         values["unlimited_quota"] = bool(field(data, "unlimited_quota", bool, default=False))
     if creating or "models" in data:
-        values["models"] = ",".join(split_list(field(data, "models", str, default="")))
+        values["models"] = ",".join(split_list(names.name(field(data, "models", str, default=""), "model names")))
     if creating or "subnet" in data:
         subnet = field(data, "subnet", str, default="")
         try:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from tollway.accounts import rules
 from tollway.accounts.passwords import hash_password_async
 from tollway.accounts.registration import create_account
+from tollway.admin import names
 from tollway.admin.envelope import (
     INT64_MAX,
     MAX_PAGE_SIZE,
@@ -133,7 +134,7 @@ async def update_user(request: Request, services: Services, principal: Principal
         if name in data:
             values[name] = str(field(data, name, str, default=""))
     if "group" in data:
-        group = field(data, "group", str, default="").strip()
+        group = names.name(field(data, "group", str, default=""), "group").strip()
         if not group or len(group) > 32:
             raise InvalidRequest("group must be 1-32 characters")
         known = services.cache.options.group_ratio

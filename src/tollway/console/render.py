@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tollway import __version__
+from tollway.admin.names import has_nul_query
 from tollway.console import i18n, markdown
 from tollway.storage.cache import UserEntry
 
@@ -138,6 +139,9 @@ def page(min_role: int = 0) -> Callable[[Page], Callable[[Request], Awaitable[Re
             if seen.role < min_role:
                 return render(request, services, "error.html", status=403, code=403,
                               message="You do not have permission to open this page.")
+            if has_nul_query(request):  # PostgreSQL cannot search for NUL; no page needs it
+                return render(request, services, "error.html", status=400, code=400,
+                              message="The address contains a NUL character.")
             return await handler(request, services, seen)
 
         return endpoint

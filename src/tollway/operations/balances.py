@@ -21,6 +21,7 @@ import orjson
 from tollway.errors import UpstreamError
 from tollway.operations import notices
 from tollway.relay.adaptors.base import UpstreamRequest
+from tollway.relay.redaction import redact, secrets_of
 from tollway.routing import channel_types
 from tollway.storage import writes
 from tollway.storage.cache import ChannelEntry
@@ -183,7 +184,11 @@ class BalanceUpdater:
                                f"{channel_types.get(channel.type).label} ({channel.type})")
         if not channel.key:
             raise BalanceError("the channel's key cannot be opened")
-        balance = await fetch(self._get, channel)
+        try:
+            balance = await fetch(self._get, channel)
+        except BalanceError as exc:
+            # A provider's message may quote the key it was sent.
+            raise BalanceError(redact(str(exc), secrets_of(channel.key))) from None
         await writes.set_channel_balance(self.services.keeper, channel.id, balance, int(time.time()))
         return balance
 

@@ -12,6 +12,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from tollway.billing import prices
 from tollway.errors import InvalidRequest
+from tollway.relay import call_fields as checks
 
 
 class Mode(enum.StrEnum):
@@ -94,15 +95,6 @@ class Call:
         return 0
 
 
-def _check_type(body: dict[str, Any], name: str, kinds: tuple[type, ...], what: str) -> None:
-    if name in body and body[name] is not None:
-        value = body[name]
-        if isinstance(value, bool) and bool not in kinds:
-            raise InvalidRequest(f"'{name}' must be {what}", param=name)
-        if not isinstance(value, kinds):
-            raise InvalidRequest(f"'{name}' must be {what}", param=name)
-
-
 def parse_json(mode: Mode, raw: bytes, *, path_model: str = "") -> Call:
     """Parse and validate a JSON relay request; raises InvalidRequest with a message that says what is wrong."""
     if not raw.strip():
@@ -122,13 +114,7 @@ def parse_json(mode: Mode, raw: bytes, *, path_model: str = "") -> Call:
         raise InvalidRequest("'model' is required", param="model")
     if not isinstance(model, str):
         raise InvalidRequest("'model' must be a string", param="model")
-    _check_type(body, "stream", (bool,), "a boolean")
-    _check_type(body, "max_tokens", (int,), "an integer")
-    _check_type(body, "max_completion_tokens", (int,), "an integer")
-    _check_type(body, "n", (int,), "an integer")
-    _check_type(body, "temperature", (int, float), "a number")
-    _check_type(body, "top_p", (int, float), "a number")
-    _check_type(body, "stream_options", (dict,), "an object")
+    checks.common(body)
     _VALIDATORS[mode](body)
     return Call(mode=mode, model=model, raw=raw, content_type="application/json", body=body)
 
@@ -138,25 +124,41 @@ def _chat(body: dict[str, Any]) -> None:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty array", param="messages")
     for index, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequest(f"messages[{index}] must be an object with a string 'role'", param="messages")
-    _check_type(body, "tools", (list,), "an array")
+        checks.message(message, index)
+    checks.tools(body)
+    checks.kind(body, "tool_choice", lambda v: isinstance(v, str | dict), "a string or an object")
+    checks.kind(body, "response_format", lambda v: isinstance(v, dict), "an object")
+    checks.kind(body, "stop", checks.strings, "a string or an array of strings")
 
 
 def _completions(body: dict[str, Any]) -> None:
-    if "prompt" in body and not isinstance(body["prompt"], str | list):
-        raise InvalidRequest("'prompt' must be a string or an array", param="prompt")
+    if "prompt" in body and body["prompt"] != "" and not checks.token_lists(body["prompt"]):
+        raise InvalidRequest("'prompt' must be a string, an array of strings or an array of token ids", param="prompt")
+    checks.positive(body, "best_of", checks.MAX_CHOICES)
+    checks.kind(body, "stop", checks.strings, "a string or an array of strings")
 
 
-def _needs_input(body: dict[str, Any]) -> None:
-    if not isinstance(body.get("input"), str | list) or body.get("input") in ("", []):
-        raise InvalidRequest("'input' is required and must be a string or an array", param="input")
+def _embeddings(body: dict[str, Any]) -> None:
+    if body.get("input") == "" or not checks.token_lists(body.get("input")):
+        raise InvalidRequest("'input' is required: a string, an array of strings or an array of token ids",
+                             param="input")
+    checks.positive(body, "dimensions")
+    checks.kind(body, "encoding_format", checks.string, "a string")
+
+
+def _moderations(body: dict[str, Any]) -> None:
+    value = body.get("input")
+    if value in ("", []) or not checks.strings(value):
+        raise InvalidRequest("'input' is required and must be a string or an array of strings", param="input")
 
 
 def _images(body: dict[str, Any]) -> None:
     prompt = body.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise InvalidRequest("'prompt' is required", param="prompt")
+    checks.kind(body, "size", checks.string, "a string such as \"1024x1024\"")
+    for name in ("quality", "style", "response_format"):
+        checks.kind(body, name, checks.string, "a string")
     body.setdefault("n", 1)
     body.setdefault("size", "1024x1024")
     model = body["model"]
@@ -165,7 +167,7 @@ def _images(body: dict[str, Any]) -> None:
         raise InvalidRequest(f"size {body['size']!r} is not supported by {model}; use one of {', '.join(sizes)}",
                              param="size")
     low, high = prices.IMAGE_N_RANGE.get(model, (1, 10))
-    if not isinstance(body["n"], int) or not low <= body["n"] <= high:
+    if not checks.is_int(body["n"]) or not low <= body["n"] <= high:
         raise InvalidRequest(f"'n' must be between {low} and {high} for {model}", param="n")
     limit = prices.IMAGE_PROMPT_LIMIT.get(model)
     if limit is not None and len(prompt) > limit:
@@ -178,16 +180,32 @@ def _speech(body: dict[str, Any]) -> None:
         raise InvalidRequest("'input' is required", param="input")
     if len(text) > MAX_SPEECH_INPUT:
         raise InvalidRequest(f"'input' is longer than {MAX_SPEECH_INPUT} characters", param="input")
+    for name in ("voice", "response_format", "instructions"):
+        checks.kind(body, name, checks.string, "a string")
+    checks.kind(body, "speed", lambda v: checks.is_number(v) and 0.25 <= v <= 4.0, "a number from 0.25 to 4.0")
 
 
 _VALIDATORS = {
     Mode.CHAT: _chat,
     Mode.COMPLETIONS: _completions,
-    Mode.EMBEDDINGS: _needs_input,
-    Mode.MODERATIONS: _needs_input,
+    Mode.EMBEDDINGS: _embeddings,
+    Mode.MODERATIONS: _moderations,
     Mode.IMAGES: _images,
     Mode.SPEECH: _speech,
 }
+
+
+def _multipart_fields(fields: list[tuple[str, str]]) -> None:
+    """The form fields Tollway reads: one model, and a temperature that is a number."""
+    names = [name for name, _ in fields]
+    if names.count("model") > 1:
+        raise InvalidRequest("'model' is given more than once", param="model")
+    for name, value in fields:
+        if name == "temperature":
+            try:
+                float(value)
+            except ValueError:
+                raise InvalidRequest("'temperature' must be a number", param="temperature") from None
 
 
 async def parse_multipart(mode: Mode, raw: bytes, content_type: str) -> Call:
@@ -212,8 +230,13 @@ async def parse_multipart(mode: Mode, raw: bytes, content_type: str) -> Call:
                                 data))
         else:
             fields.append((name, value))
-    if not any(upload.field == "file" for upload in files):
-        raise InvalidRequest("'file' is required", param="file")
+    uploads = [upload.field for upload in files]
+    if uploads.count("file") != 1:
+        raise InvalidRequest("send exactly one 'file'" if uploads.count("file") else "'file' is required", param="file")
+    for upload in uploads:
+        if upload != "file":
+            raise InvalidRequest(f"'{upload}' must be a text field, not a file", param=upload)
+    _multipart_fields(fields)
     model = next((value for name, value in fields if name == "model"), "") or DEFAULT_MODELS[mode]
     return Call(mode=mode, model=model, raw=raw, content_type=content_type, fields=fields, files=files,
                 body={name: value for name, value in fields})

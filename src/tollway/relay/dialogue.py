@@ -11,12 +11,11 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx2
-
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.calls import Call, Mode
 from tollway.relay.credentials import Credentials
+from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.images import inline_images
 from tollway.relay.transport import HandshakeRefused, Source, Transport
 
@@ -37,21 +36,30 @@ class Outcome:
 class Dialogue:
     """The only code that sends requests to providers; built once at startup."""
 
-    def __init__(self, transport: Transport, user_content: httpx2.AsyncClient, *,
-                 allow_private_content: bool = False) -> None:
+    def __init__(self, transport: Transport, images: ImageFetcher) -> None:
         self.transport = transport
         self.credentials = Credentials(transport)
-        self.user_content = user_content
-        self.allow_private_content = allow_private_content
+        self.images = images
 
-    async def prepare(self, adaptor: Adaptor, call: Call, target: Target) -> tuple[Call, Target, UpstreamRequest]:
-        """Inline images and obtain a credential where the adaptor needs them, then build the request."""
+    async def prepare(self, adaptor: Adaptor, call: Call, target: Target,
+                      sent: list[UpstreamRequest | str] | None = None) -> tuple[Call, Target, UpstreamRequest]:
+        """Inline images and obtain a credential where the adaptor needs them, then build the request.
+
+        `sent` collects every request and credential sent, for cutting them out of messages (relay/redaction.py).
+        """
         if adaptor.inline_images and call.mode is Mode.CHAT:
-            call = await inline_images(call, self.user_content, allow_private=self.allow_private_content)
+            call = await inline_images(call, self.images)
         exchange = adaptor.credential(target)
         if exchange is not None:
+            if sent is not None:
+                sent.append(exchange.request)
             target = dataclasses.replace(target, credential=await self.credentials.get(exchange))
-        return call, target, adaptor.request(call, target)
+            if sent is not None:
+                sent.append(target.credential)
+        request = adaptor.request(call, target)
+        if sent is not None:
+            sent.append(request)
+        return call, target, request
 
     async def open(self, adaptor: Adaptor, request: UpstreamRequest) -> Source:
         """Send the request; an error status (or JSON where a stream was due) becomes the adaptor's error."""
@@ -67,7 +75,8 @@ class Dialogue:
         return source
 
     async def conclude(self, adaptor: Adaptor, call: Call, target: Target, request: UpstreamRequest, *,
-                       follows: int, on_first_byte: Callable[[], None] = _nothing) -> Outcome:
+                       follows: int, on_first_byte: Callable[[], None] = _nothing,
+                       sent: list[UpstreamRequest | str] | None = None) -> Outcome:
         """Send the request and follow an asynchronous task's polls until a whole answer or a stream is there."""
         for _ in range(follows):
             source = await self.open(adaptor, request)
@@ -81,6 +90,8 @@ class Dialogue:
                 return Outcome(request, answer=answer)
             await asyncio.sleep(answer.wait)
             request = answer.follow
+            if sent is not None:
+                sent.append(request)
         raise UpstreamError("upstream task did not finish in time", status_code=504, code="upstream_task_timeout")
 
     def refused(self, adaptor: Adaptor, target: Target) -> None:
@@ -91,4 +102,4 @@ class Dialogue:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
-        await self.user_content.aclose()
+        await self.images.aclose()

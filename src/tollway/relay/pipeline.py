@@ -25,9 +25,11 @@ from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
 from tollway.relay.dialogue import Dialogue
+from tollway.relay.redaction import redact_error
 from tollway.relay.reply import JSON, Reply
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
+from tollway.relay.usage_limits import bounded
 from tollway.routing import channel_types
 from tollway.storage.cache import Cache, ChannelEntry
 
@@ -87,6 +89,7 @@ class Relay:
             try:
                 return await self._send(attempt)
             except UpstreamError as exc:
+                redact_error(exc, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
                 self.ledger.refund(attempt.hold)
                 if exc.status_code == 401:
                     # A credential the provider no longer accepts (even one refused with HTTP 200, as
@@ -187,6 +190,7 @@ class Relay:
         `text` gives the generated text, read only when the upstream reported no usage.
         """
         call = attempt.call
+        usage = bounded(usage, call, attempt.upstream)
         if call.mode in _TEXT_MODES:
             if usage is None:
                 counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
@@ -215,6 +219,8 @@ class Relay:
         content = attempt.price.describe()
         if attempt.target.model != attempt.call.model:
             content += f"; model mapped to {attempt.target.model}"
+        if usage.clamped:
+            content += f"; {usage.clamped}"
         return {
             "user_id": attempt.caller.user.id,
             "created_at": int(time.time()),

@@ -17,9 +17,10 @@ import orjson
 
 from tollway.errors import TollwayError, UpstreamError
 from tollway.relay import assembly, calls, streaming
-from tollway.relay.adaptors.base import Target
+from tollway.relay.adaptors.base import Target, UpstreamRequest
 from tollway.relay.calls import Call, Mode
 from tollway.relay.pipeline import Relay
+from tollway.relay.redaction import redact, secrets_of
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -47,11 +48,12 @@ async def probe(relay: Relay, channel: ChannelEntry, model: str, prompt: str, *,
     started = time.monotonic()
     error: UpstreamError | None = None
     code = 0
+    sent: list[UpstreamRequest | str] = []  # what went upstream, so its credentials can be cut from the message
     try:
         async with asyncio.timeout(timeout):
-            answer = await _ask(relay, channel, model, actual, prompt)
+            answer = await _ask(relay, channel, model, actual, prompt, sent)
         code = 200
-        message = _reply(answer)
+        message = redact(_reply(answer), secrets_of(channel.key, *sent))
         return ProbeResult(True, message, code, time.monotonic() - started, model, actual)
     except UpstreamError as exc:
         error, code, message = exc, exc.status_code if exc.status_code < 600 else 0, exc.message
@@ -66,6 +68,9 @@ async def probe(relay: Relay, channel: ChannelEntry, model: str, prompt: str, *,
     except Exception as exc:  # a broken adaptor must fail the test, not the whole run
         log.exception("testing channel %s failed unexpectedly", channel.id)
         message = f"internal error while testing: {exc!r}"
+    message = redact(message, secrets_of(channel.key, *sent))
+    if error is not None:
+        error.message = message
     return ProbeResult(False, message, code, time.monotonic() - started, model, actual, error)
 
 
@@ -74,7 +79,8 @@ def _call(model: str, prompt: str) -> Call:
     return calls.parse_json(Mode.CHAT, orjson.dumps(body))
 
 
-async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, prompt: str) -> Any:
+async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, prompt: str,
+               sent: list[UpstreamRequest | str]) -> Any:
     """The upstream's answer as OpenAI's whole chat completion (a stream is assembled)."""
     if not channel.key:
         raise UpstreamError("the channel's key cannot be opened (sealed with another ENCRYPTION_KEY?)",
@@ -82,9 +88,9 @@ async def _ask(relay: Relay, channel: ChannelEntry, model: str, actual: str, pro
     kind = channel_types.get(channel.type)
     adaptor = relay.adaptors.for_type(kind)
     dialogue = relay.dialogue
-    call, target, request = await dialogue.prepare(adaptor, _call(model, prompt), Target(channel, kind, actual))
+    call, target, request = await dialogue.prepare(adaptor, _call(model, prompt), Target(channel, kind, actual), sent)
     try:
-        outcome = await dialogue.conclude(adaptor, call, target, request, follows=_MAX_FOLLOWS)
+        outcome = await dialogue.conclude(adaptor, call, target, request, follows=_MAX_FOLLOWS, sent=sent)
     except UpstreamError as exc:
         if exc.status_code in (401, 403):
             dialogue.refused(adaptor, target)

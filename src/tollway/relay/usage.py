@@ -14,6 +14,8 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    # Why the counts were lowered from what the upstream reported (relay/usage_limits.py), for the consume log.
+    clamped: str = ""
 
     @property
     def total_tokens(self) -> int:

@@ -46,14 +46,15 @@ def last_log(gw: Gateway) -> dict[str, object]:
 
 def test_chat_whole_answer_with_provider_usage(gw: Gateway, ollama: OllamaMock) -> None:
     ollama.key = "proxy-key"
-    answer = gw.openai().chat.completions.create(model="llama3.2", messages=HI, max_tokens=100, temperature=0.2)
+    # The mock reports 282 completion tokens, so the call allows at least that many (num_predict is honoured).
+    answer = gw.openai().chat.completions.create(model="llama3.2", messages=HI, max_tokens=300, temperature=0.2)
     assert answer.choices[0].message.content == "The sky is blue."
     assert answer.choices[0].finish_reason == "stop"
     assert answer.usage is not None and (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (26, 282)
     sent = ollama.requests[-1]
     assert sent.path == "/api/chat" and sent.headers["authorization"] == "Bearer proxy-key"
     assert sent.json["stream"] is False
-    assert sent.json["options"] == {"temperature": 0.2, "num_predict": 100}
+    assert sent.json["options"] == {"temperature": 0.2, "num_predict": 300}
     row = last_log(gw)
     assert (row["prompt_tokens"], row["completion_tokens"]) == (26, 282)
 
