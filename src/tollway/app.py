@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from tollway import services as service_factory
 from tollway.accounts.ratelimit import RateLimitMiddleware
@@ -17,6 +17,7 @@ from tollway.accounts.sessions import SessionMiddleware
 from tollway.admin.routes import api_routes
 from tollway.console.routes import console_routes
 from tollway.crypto import KeyBox, derive, instance_secret
+from tollway.metrics.endpoint import metrics_endpoint  # h14 hook
 from tollway.relay.routes import dashboard_routes, v1_routes
 from tollway.settings import Settings
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> Starlette:
         Mount("/v1", routes=v1_routes(), middleware=[cors]),
         Mount("/dashboard", routes=dashboard_routes(), middleware=[cors]),
         Mount("/api", routes=api_routes(), middleware=[limits, session]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),  # h14 hook
         # The web console last: it answers every other path (its 404 page included).
         Mount("", routes=console_routes(), middleware=[session]),
     ]

@@ -14,6 +14,7 @@ from tollway.accounts.services import AccountServices, close_accounts, open_acco
 from tollway.billing import tokenizer
 from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox
+from tollway.guards import Guards, close_guards, open_guards  # h14 hook
 from tollway.operations.jobs import Operations
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Authenticator
@@ -45,6 +46,7 @@ class Services:
     auth: Authenticator
     started_at: int
     operations: Operations = field(init=False)  # started once the rest exists
+    guards: Guards = field(init=False)  # h14 hook: channel health, relay rate limits, metrics
     accounts: AccountServices
 
 
@@ -96,6 +98,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
         ledger=ledger, http=http, user_content=user_content, relay=relay, auth=Authenticator(cache, keeper),
         started_at=int(time.time()), accounts=accounts,
     )
+    services.guards = open_guards(services)  # h14 hook
     services.operations = Operations(services)
     await services.operations.start()
     return services
@@ -104,6 +107,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
 async def stop(services: Services) -> None:
     """Write everything still queued, then close connections."""
     await services.operations.stop()
+    await close_guards(services.guards)  # h14 hook
     await services.keeper.close()
     await close_accounts(services.accounts)
     await services.http.aclose()

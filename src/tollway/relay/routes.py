@@ -51,7 +51,8 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: TollwayError, request_id: str) -> Response:
-    return json_response(exc.openai_body(request_id), exc.status_code, {"X-Oneapi-Request-Id": request_id})
+    headers = {"X-Oneapi-Request-Id": request_id, **exc.headers}  # h14 hook: Retry-After of rate limits
+    return json_response(exc.openai_body(request_id), exc.status_code, headers)
 
 
 def services_of(request: Request) -> Services:
