@@ -5,8 +5,6 @@ Which errors disable a channel is tests/routing/test_fatal.py's.
 
 from __future__ import annotations
 
-import pytest
-
 from tollway.operations.channel_rules import too_slow
 from tollway.operations.channel_tests import pick_model
 from tollway.storage.cache import ChannelEntry

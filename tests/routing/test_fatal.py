@@ -66,7 +66,8 @@ CASES: list[tuple[str, int, int, dict[str, Any] | str, Fatal | None]] = [
                                       "data": None}, CREDIT),
     ("xai no credits", 45, 403, {"code": "The caller does not have permission to execute the specified operation",
                                  "error": "Your newly created team doesn't have any credits yet."}, CREDIT),
-    ("another one api out of quota", 8, 403, openai("用户额度不足", "one_api_error", "insufficient_user_quota"), CREDIT),
+    ("another one api out of quota", 8, 403, openai("用户额度不足", "one_api_error", "insufficient_user_quota"),
+     CREDIT),
     ("chinese reseller arrears", 8, 403, {"error": {"message": "该令牌额度已用尽 或 已欠费"}}, CREDIT),
     # Anthropic
     ("anthropic bad key", 14, 401, {"type": "error", "error": {"type": "authentication_error",

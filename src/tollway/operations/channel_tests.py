@@ -93,7 +93,7 @@ class ChannelTester:
     def _report(self, channel: ChannelEntry, result: ProbeResult) -> None:
         """A passing test is the probe that ends a cool-down of the tested (channel, model) pair."""
         if result.success:
-            self.services.guards.health.succeeded(channel, result.model)
+            self.services.guards.health.probe_passed(channel, result.model)
 
     async def test_models(self, channel: ChannelEntry) -> list[ProbeResult]:
         """Test every model of a channel now, five at a time as AI Proxy does, and record each result."""

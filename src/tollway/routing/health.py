@@ -96,6 +96,11 @@ class Health:
         if self.pairs.succeeded(channel.id, model, self.rules, first_byte_ms):
             log.info("channel %s (#%s) serves %s again; its cool-down is over", channel.name, channel.id, model)
 
+    def probe_passed(self, channel: ChannelEntry, model: str) -> None:
+        """A channel test of `model` passed: the probe that ends the pair's cool-down early."""
+        if self.pairs.probe_passed(channel.id, model):
+            log.info("channel %s (#%s) passed its test and serves %s again", channel.name, channel.id, model)
+
     def failed(self, channel: ChannelEntry, model: str, error: UpstreamError) -> Verdict | None:
         """An attempt on `channel` for `model` failed; answers the verdict when the error is fatal."""
         if self.watcher is not None:

@@ -178,6 +178,14 @@ class PairBook:
         pair.streak = 0
         self.cooling.setdefault(pair.model, {})[pair.channel_id] = pair
 
+    def probe_passed(self, channel_id: int, model: str) -> bool:
+        """A channel test of the pair passed: it serves again at once; answers whether it was cooling."""
+        pair = self.find(channel_id, model)
+        if pair is None or not pair.cooling:
+            return False
+        self._recover(pair, self.clock())
+        return True
+
     def _recover(self, pair: Pair, now: float) -> None:
         pair.cooling, pair.trial_at, pair.recovered_at, pair.streak = False, 0.0, now, 0
         self._unindex(pair)
