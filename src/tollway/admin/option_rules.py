@@ -106,7 +106,7 @@ def _ratio_names(key: str, table: dict[str, float]) -> None:
     for name in table:
         if not name.strip():
             raise ValueError("has an empty name")
-        if key == "GroupRatio":
+        if key in ("GroupRatio", "GroupRateLimit"):
             if len(name) > MAX_GROUP_NAME or "," in name or name != name.strip():
                 raise ValueError(f"group {name!r} must be 1-{MAX_GROUP_NAME} characters without commas or "
                                  "surrounding spaces")
