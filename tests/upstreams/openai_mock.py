@@ -47,6 +47,8 @@ class Plan:
     headers: dict[str, str] = field(default_factory=dict)  # extra headers of an error answer (Retry-After)
     # Answer a stream with HTTP 200 and this error object as its first event, then end (no [DONE]).
     stream_error: dict[str, Any] | None = None
+    # Only calls with one of these API keys get this plan (the others a normal answer): one channel of several.
+    keys: frozenset[str] | None = None
 
     def fails(self) -> bool:
         """Whether this call gets the planned error (counting it)."""
@@ -117,8 +119,13 @@ class OpenAIMock:
                                       status_code=401)
         return body, None
 
-    def _plan(self, model: str) -> Plan:
-        return self.plans.get(model, Plan())
+    def _plan(self, model: str, request: Request | None = None) -> Plan:
+        plan = self.plans.get(model, Plan())
+        if plan.keys is not None and request is not None:
+            key = request.headers.get("api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+            if key not in plan.keys:
+                return Plan()
+        return plan
 
     @staticmethod
     def _error(plan: Plan) -> Response:
@@ -137,7 +144,7 @@ class OpenAIMock:
             return refused
         body = json.loads(raw)
         model = body.get("model") or request.path_params.get("deployment", "")
-        plan = self._plan(model)
+        plan = self._plan(model, request)
         if plan.first_delay:
             await asyncio.sleep(plan.first_delay)
         if plan.fails():
@@ -216,7 +223,7 @@ class OpenAIMock:
         if refused:
             return refused
         body = json.loads(raw)
-        plan = self._plan(body["model"])
+        plan = self._plan(body["model"], request)
         if plan.fails():
             return self._error(plan)
         return JSONResponse({"id": "cmpl-mock", "object": "text_completion", "created": int(time.time()),
@@ -230,7 +237,7 @@ class OpenAIMock:
         if refused:
             return refused
         body = json.loads(raw)
-        plan = self._plan(body.get("model", ""))
+        plan = self._plan(body.get("model", ""), request)
         if plan.fails():
             return self._error(plan)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]

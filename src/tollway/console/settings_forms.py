@@ -226,7 +226,7 @@ def secret_set(options: Options, field: Field) -> bool:
 
 def check_catalog() -> None:
     """Every field names a real option of a fitting type; run by the tests."""
-    kinds = {"bool": {"bool"}, "int": {"int"}, "float": {"float"}, "json": {"ratio"}}
+    kinds = {"bool": {"bool"}, "int": {"int"}, "float": {"float"}, "json": {"ratio", "limits"}}
     for groups in TABS.values():
         for group in groups:
             for field in group.fields:
