@@ -54,3 +54,30 @@ def test_null_is_an_empty_string_and_objects_are_not_scalars() -> None:
     assert options.parse("Notice", None) == ""
     with pytest.raises(InvalidRequest, match="single value"):
         options.parse("RetryTimes", {"a": 1})
+
+
+def test_group_rate_limits() -> None:
+    """GroupRateLimit: per group, whole per-minute counts of the known keys; zeros dropped; round-trips as JSON."""
+    text = '{"vip": {"token_rpm": 60, "user_tpm": 100000, "group_rpm": 0}, "default": {}}'
+    value = options.parse("GroupRateLimit", text)
+    assert value == {"vip": {"token_rpm": 60, "user_tpm": 100000}, "default": {}}
+    assert options.parse("GroupRateLimit", options.serialize("GroupRateLimit", value)) == value
+    assert options.parse("GroupRateLimit", {"vip": {"group_tpm": 5}}) == {"vip": {"group_tpm": 5}}
+    assert options.parse("GroupRateLimit", "") == {} and options.Options().values["GroupRateLimit"] == {}
+    for bad, fragment in (('{"vip": {"rpm": 1}}', "unknown limit"), ('{"vip": {"token_rpm": -1}}', "whole number"),
+                          ('{"vip": {"token_rpm": 1.5}}', "whole number"), ('{"vip": 60}', "object"),
+                          ("[1]", "JSON object"), ("{", "not valid JSON"), ('{"vip": {"token_rpm": true}}', "whole")):
+        with pytest.raises(InvalidRequest, match=fragment):
+            options.parse("GroupRateLimit", bad)
+
+
+def test_cooldown_options() -> None:
+    defaults = options.Options().values
+    assert defaults["ChannelCooldownEnabled"] is True and defaults["ChannelPreferFastEnabled"] is False
+    assert options.parse("ChannelCooldownFailureRate", "1") == 1.0
+    assert options.parse("ChannelCooldownWindow", "3600") == 3600
+    for key, bad in (("ChannelCooldownFailureRate", "0"), ("ChannelCooldownWindow", "9"),
+                     ("ChannelCooldownMaxSeconds", "0"), ("ChannelCooldownMinCalls", "0")):
+        with pytest.raises(InvalidRequest, match=key):
+            options.parse(key, bad)
+    assert "MetricsToken" not in {item["key"] for item in options.Options({"MetricsToken": "s"}).public()}

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from tollway import services as service_factory
 from tollway.accounts.ratelimit import RateLimitMiddleware
@@ -18,6 +18,7 @@ from tollway.accounts.sessions import SessionMiddleware
 from tollway.admin.routes import api_routes
 from tollway.console.routes import console_routes
 from tollway.crypto import KeyBox, derive, instance_secret
+from tollway.metrics.endpoint import metrics_endpoint
 from tollway.relay.asgi import RelayApp
 from tollway.relay.routes import relay_app, serves
 from tollway.settings import Settings
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> Tollway:
     session = Middleware(SessionMiddleware, secret_key=session_secret, max_age=SESSION_MAX_AGE)
     routes = [
         Mount("/api", routes=api_routes(), middleware=[limits, session]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
         # The web console last: it answers every other path (its 404 page included).
         Mount("", routes=console_routes(), middleware=[session]),
     ]

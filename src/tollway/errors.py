@@ -18,6 +18,7 @@ Relay routes render these in OpenAI's shape; management routes in One API's enve
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -34,9 +35,10 @@ class TollwayError(Exception):
         self.code = code if code is not None else self.default_code
         self.param = param
 
-    def headers(self) -> tuple[tuple[bytes, bytes], ...]:
-        """Extra response headers this error carries (e.g. `Retry-After`)."""
-        return ()
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides the body (Retry-After on a rate limit)."""
+        return {}
 
     def openai_body(self, request_id: str = "") -> dict[str, Any]:
         """The error in OpenAI's `{"error": {...}}` shape, with the request id appended like One API."""
@@ -86,6 +88,19 @@ class RateLimited(TollwayError):
     status_code = 429
     error_type = "rate_limit_error"
     default_code = "rate_limited"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
+                 retry_after: float | None = None, error_type: str | None = None) -> None:
+        super().__init__(message, code=code, param=param)
+        self.retry_after = retry_after
+        if error_type:
+            self.error_type = error_type
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self.retry_after is None:
+            return {}
+        return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
 
 
 class NotImplementedRoute(TollwayError):

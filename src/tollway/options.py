@@ -18,7 +18,7 @@ _DOMAINS = "gmail.com,163.com,126.com,qq.com,outlook.com,hotmail.com,icloud.com,
 class Spec:
     """How one option is typed and what it holds before anyone sets it."""
 
-    kind: str  # "bool" | "int" | "float" | "str" | "ratio"
+    kind: str  # "bool" | "int" | "float" | "str" | "ratio" | "limits"
     default: Any
     secret: bool = False
 
@@ -78,6 +78,19 @@ SPECS: dict[str, Spec] = {
     "AutomaticDisableChannelEnabled": Spec("bool", False),
     "AutomaticEnableChannelEnabled": Spec("bool", False),
     "ChannelDisableThreshold": Spec("float", 5.0),
+    # Tollway: (channel, model) pairs that fail step aside (routing/pairs.py).
+    "ChannelCooldownEnabled": Spec("bool", True),
+    "ChannelCooldownWindow": Spec("int", 60),  # seconds of calls the failure rate is measured over
+    "ChannelCooldownMinCalls": Spec("int", 5),  # calls in the window before the rate counts
+    "ChannelCooldownFailureRate": Spec("float", 0.5),
+    "ChannelCooldownSeconds": Spec("int", 30),  # the first cool-down; each further one doubles
+    "ChannelCooldownMaxSeconds": Spec("int", 600),
+    # Tollway: inside a priority tier, favour channels with a better recent first-byte time.
+    "ChannelPreferFastEnabled": Spec("bool", False),
+    # Tollway: per-minute request and token limits of each group's tokens, users and the group as a whole.
+    "GroupRateLimit": Spec("limits", {}),
+    # Tollway: the bearer secret of GET /metrics (METRICS_TOKEN wins when set); empty turns /metrics off.
+    "MetricsToken": Spec("str", "", secret=True),
     "ApproximateTokenEnabled": Spec("bool", False),
     "LogConsumeEnabled": Spec("bool", True),
     "ModelRatio": Spec("ratio", prices.MODEL_RATIO),
@@ -96,6 +109,15 @@ _NON_NEGATIVE = {
     "ChannelDisableThreshold",
     "SMTPPort",
 }
+# Integer options with their smallest and largest values.
+_RANGES: dict[str, tuple[int, int]] = {
+    "ChannelCooldownWindow": (10, 3600),
+    "ChannelCooldownMinCalls": (1, 10_000),
+    "ChannelCooldownSeconds": (1, 86_400),
+    "ChannelCooldownMaxSeconds": (1, 7 * 86_400),
+}
+# What a group's rate limit may set, each a count per minute (0: no limit).
+LIMIT_KEYS = ("token_rpm", "token_tpm", "user_rpm", "user_tpm", "group_rpm", "group_tpm")
 
 
 def parse(key: str, raw: Any) -> Any:
@@ -105,9 +127,9 @@ def parse(key: str, raw: Any) -> Any:
         raise InvalidRequest(f"unknown option {key!r}")
     if raw is None:
         raw = ""  # One API's option values are Go strings: JSON null arrives as ""
-    if spec.kind != "ratio" and isinstance(raw, dict | list):
+    if spec.kind not in ("ratio", "limits") and isinstance(raw, dict | list):
         raise InvalidRequest(f"option {key} must be a single value, not a JSON {type(raw).__name__}")
-    text = raw if isinstance(raw, str) else json.dumps(raw) if spec.kind == "ratio" else str(raw)
+    text = raw if isinstance(raw, str) else json.dumps(raw) if spec.kind in ("ratio", "limits") else str(raw)
     try:
         if spec.kind == "bool":
             if text.lower() not in {"true", "false", "1", "0"}:
@@ -121,6 +143,8 @@ def parse(key: str, raw: Any) -> Any:
             value = _finite(float(text))
         elif spec.kind == "ratio":
             return _parse_ratio(text)
+        elif spec.kind == "limits":
+            return _parse_limits(text)
         else:
             return text
     except ValueError as exc:
@@ -131,6 +155,10 @@ def parse(key: str, raw: Any) -> Any:
         raise InvalidRequest("option QuotaPerUnit must be positive")
     if key == "SMTPPort" and not 1 <= value <= 65535:
         raise InvalidRequest("option SMTPPort must be between 1 and 65535")
+    if key in _RANGES and not _RANGES[key][0] <= value <= _RANGES[key][1]:
+        raise InvalidRequest(f"option {key} must be between {_RANGES[key][0]} and {_RANGES[key][1]}")
+    if key == "ChannelCooldownFailureRate" and not 0 < value <= 1:
+        raise InvalidRequest("option ChannelCooldownFailureRate must be more than 0 and at most 1")
     return value
 
 
@@ -149,6 +177,32 @@ def _parse_ratio(text: str) -> dict[str, float]:
     return ratios
 
 
+def _parse_limits(text: str) -> dict[str, dict[str, int]]:
+    """`{"group": {"token_rpm": 60, "user_tpm": 100000, ...}}`: whole non-negative numbers of the known keys."""
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise ValueError("must be a JSON object of group name: {limit: number}")
+    groups: dict[str, dict[str, int]] = {}
+    for group, limits in data.items():
+        if not isinstance(limits, dict):
+            raise ValueError(f"the limits of group {group!r} must be an object such as {{\"token_rpm\": 60}}")
+        checked: dict[str, int] = {}
+        for name, value in limits.items():
+            if name not in LIMIT_KEYS:
+                raise ValueError(f"group {group!r}: unknown limit {name!r} (known: {', '.join(LIMIT_KEYS)})")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+                raise ValueError(f"group {group!r}: {name} must be a whole number, 0 or more")
+            if value:
+                checked[name] = value
+        groups[str(group)] = checked
+    return groups
+
+
 def _finite(number: float) -> float:
     # NaN or infinity would poison every price computed from the option.
     if not math.isfinite(number):
@@ -161,7 +215,7 @@ def serialize(key: str, value: Any) -> str:
     kind = SPECS[key].kind
     if kind == "bool":
         return "true" if value else "false"
-    if kind == "ratio":
+    if kind in ("ratio", "limits"):
         return json.dumps(value, ensure_ascii=False)
     if kind == "float" and float(value).is_integer():
         return str(int(value))

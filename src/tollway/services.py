@@ -14,6 +14,7 @@ from tollway.accounts.services import AccountServices, close_accounts, open_acco
 from tollway.billing import tokenizer
 from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox
+from tollway.guards import Guards, close_guards, open_guards
 from tollway.operations.jobs import Operations
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.aiohttp_transport import AiohttpTransport
@@ -49,6 +50,7 @@ class Services:
     auth: Authenticator
     started_at: int
     operations: Operations = field(init=False)  # started once the rest exists
+    guards: Guards = field(init=False)  # channel health, relay rate limits, metrics
     accounts: AccountServices
 
 
@@ -94,6 +96,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
         ledger=ledger, transport=transport, relay=relay, auth=Authenticator(cache, keeper),
         started_at=int(time.time()), accounts=accounts,
     )
+    services.guards = open_guards(services)
     services.operations = Operations(services)
     await services.operations.start()
     return services
@@ -109,6 +112,7 @@ async def stop(services: Services, grace: float = 10.0) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(grace / 3):
             await services.operations.stop(patience=grace / 4)
+            await close_guards(services.guards)
     await services.keeper.close(grace=max(1.0, deadline - loop.time()))
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(max(1.0, deadline - loop.time())):

@@ -109,6 +109,8 @@ class Settings:
     global_web_rate_limit: int = 240
     critical_rate_limit: int = 20
     channel_test_frequency_min: int = 0
+    # Bearer secret of GET /metrics (Tollway); the option MetricsToken is used when this is empty.
+    metrics_token: str = ""
     polling_interval_s: float = 0.0
     test_prompt: str = "Output only your specific model name with no additional text."
     log_retention_days: int = 0
@@ -179,6 +181,7 @@ class Settings:
             global_web_rate_limit=max(0, env.integer("GLOBAL_WEB_RATE_LIMIT", 240)),
             critical_rate_limit=max(0, env.integer("CRITICAL_RATE_LIMIT", 20)),
             channel_test_frequency_min=max(0, env.integer("CHANNEL_TEST_FREQUENCY", 0)),
+            metrics_token=env.text("METRICS_TOKEN").strip(),
             polling_interval_s=max(0.0, env.number("POLLING_INTERVAL", 0.0)),
             test_prompt=env.text("TEST_PROMPT", "Output only your specific model name with no additional text."),
             log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", 0)),

@@ -178,6 +178,11 @@ def test_run_applies_one_api_rules(gateway: Gateway, mock: OpenAIMock, mock_url:
     assert sorted(status["disabled"]) == sorted([bad, slow]) and status["enabled"] == []
     assert status["finished_at"] >= status["started_at"] > 0
     assert [row(gateway, "channels", c)["status"] for c in (good, bad, slow)] == [1, 3, 3]
+    # Why and when each was switched off is kept and shown.
+    assert data(gateway.admin.get(f"/api/channel/{bad}"))["status_reason"] == (
+        "channel test: the upstream refused the channel's key: Incorrect API key provided: sk-bad")
+    assert "over the threshold of 0.20 s" in data(gateway.admin.get(f"/api/channel/{slow}"))["status_reason"]
+    assert row(gateway, "channels", slow)["status_time"] >= status["started_at"]
     assert rows(gateway, "SELECT DISTINCT enabled FROM abilities WHERE channel_id = ?", bad) == [(0,)]
     assert gateway.openai().chat.completions.create(
         model="good-model", messages=[{"role": "user", "content": "hi"}]).choices[0].message.content
@@ -208,6 +213,8 @@ def test_disabled_run_enables_only_automatically_disabled_channels(gateway: Gate
     status = wait_for_run(gateway)
     assert status["enabled"] == [auto] and status["passed"] == 2
     assert [row(gateway, "channels", c)["status"] for c in (enabled, auto, manual)] == [1, 1, 2]
+    assert data(gateway.admin.get(f"/api/channel/{auto}"))["status_reason"].startswith("passed its test in ")
+    assert row(gateway, "channels", manual)["status_reason"] is None
     assert {r.json["model"] for r in mock.requests} == {"model-b", "model-c"}
     assert gateway.services.cache.channels[auto].status == 1
     assert rows(gateway, "SELECT DISTINCT enabled FROM abilities WHERE channel_id = ?", auto) == [(1,)]

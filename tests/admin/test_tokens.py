@@ -193,3 +193,24 @@ def test_delete_token(gateway: Gateway, alice: Alice) -> None:
     refused(client.get(f"/api/token/{token['id']}"), 200, "not found")
     refused(client.delete(f"/api/token/{token['id']}"), 200, "not found")
     assert data(client.get("/api/token/")) == []
+
+
+def test_rate_limits_are_set_on_the_token(gateway: Gateway, alice: Alice) -> None:
+    """rpm_limit and tpm_limit are Tollway's fields: 0 (or absent, as One API's forms send) is the group's default."""
+    _, client = alice
+    token = create(client, rpm_limit=60, tpm_limit=100_000)
+    assert (token["rpm_limit"], token["tpm_limit"]) == (60, 100_000)
+    entry = gateway.services.cache.tokens_by_id[token["id"]]
+    assert (entry.rpm_limit, entry.tpm_limit) == (60, 100_000)
+    updated = data(client.put("/api/token/", json={"id": token["id"], "name": "renamed"}))
+    assert (updated["rpm_limit"], updated["tpm_limit"]) == (60, 100_000)  # a One API body keeps them
+    updated = data(client.put("/api/token/", json={"id": token["id"], "rpm_limit": 0, "tpm_limit": 5}))
+    assert (updated["rpm_limit"], updated["tpm_limit"]) == (0, 5) and entry.rpm_limit == 0
+    stored = row(gateway, "tokens", token["id"])
+    assert (stored["rpm_limit"], stored["tpm_limit"]) == (None, 5)
+    before = snapshot(gateway)
+    for bad in ({"rpm_limit": -1}, {"rpm_limit": "60"}, {"tpm_limit": True}, {"rpm_limit": 2**40}):
+        refused(client.put("/api/token/", json={"id": token["id"], **bad}), 200, next(iter(bad)))
+        refused(client.post("/api/token/", json={"name": "x", **bad}), 200, next(iter(bad)))
+    assert snapshot(gateway) == before
+    assert (create(client)["rpm_limit"], create(client)["tpm_limit"]) == (0, 0)

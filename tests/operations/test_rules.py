@@ -1,33 +1,13 @@
-"""One API's rules for channels after a test, and the choice of the model to test, as plain functions."""
+"""One API's rule for slow channels after a test, and the choice of the model to test, as plain functions.
+
+Which errors disable a channel is tests/routing/test_fatal.py's.
+"""
 
 from __future__ import annotations
 
-import pytest
-
-from tollway.errors import UpstreamError
-from tollway.operations.channel_rules import should_disable, too_slow
+from tollway.operations.channel_rules import too_slow
 from tollway.operations.channel_tests import pick_model
 from tollway.storage.cache import ChannelEntry
-
-
-def error(status: int = 500, message: str = "boom", kind: str = "upstream_error", code: str = "x") -> UpstreamError:
-    return UpstreamError(message, status_code=status, error_type=kind, code=code)
-
-
-@pytest.mark.parametrize("failure", [
-    error(401), error(kind="insufficient_quota"), error(kind="authentication_error"), error(kind="permission_error"),
-    error(kind="forbidden"), error(code="invalid_api_key"), error(code="account_deactivated"),
-    error(message="Your credit balance is too low to access the API"), error(message="API key not valid."),
-    error(message="Organization has been restricted"), error(message="账户已欠费"),
-])
-def test_refused_keys_and_empty_accounts_disable(failure: UpstreamError) -> None:
-    assert should_disable(failure)
-
-
-@pytest.mark.parametrize("failure", [None, error(500, "upstream overloaded"), error(429, "rate limited"),
-                                     error(404, "model not found"), error(502, "cannot reach upstream")])
-def test_passing_glitches_do_not(failure: UpstreamError | None) -> None:
-    assert not should_disable(failure)
 
 
 def test_threshold() -> None:

@@ -36,7 +36,8 @@ ONE_API_COLUMNS = {
     "options": {"key", "value"},
     "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
 }
-TOLLWAY_COLUMNS = {"logs": {"first_byte_time"}, "redemptions": {"used_user_id"}}
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time"}, "redemptions": {"used_user_id"},
+                   "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit"}}
 
 
 def _snapshot(conn: Connection) -> dict[str, Any]:

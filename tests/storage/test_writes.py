@@ -131,3 +131,21 @@ async def test_set_option_inserts_then_updates(store: Store) -> None:
     rows = await store.backend.sql("SELECT value FROM options")
     assert len(rows) == 1 and float(rows[0]["value"]) == 2000.0
     assert store.cache.options["QuotaPerUnit"] == 2000.0
+
+
+async def test_set_channel_status_keeps_reason_and_time_and_respects_the_operator(store: Store) -> None:
+    """Tollway switches a channel only from the status it expects, keeping why and when; the cache and the
+    abilities follow at once."""
+    _, _, channel = await store.seed()
+    row = await writes.set_channel_status(store.keeper, channel.id, 3, "the key was refused", only_from=(1,))
+    assert row is not None and (row["status"], row["status_reason"]) == (3, "the key was refused")
+    assert row["status_time"] > 0 and channel.status == 3
+    assert await abilities(store, channel.id) == {("default", "gpt-4o-mini", False, 0)}
+    assert store.cache.routes.pick("default", "gpt-4o-mini") is None
+    # Already off: a second automatic disable changes nothing (an operator's status 2 neither).
+    assert await writes.set_channel_status(store.keeper, channel.id, 3, "again", only_from=(1,)) is None
+    [stored] = await store.backend.sql("SELECT status_reason FROM channels WHERE id = :id", id=channel.id)
+    assert stored["status_reason"] == "the key was refused"
+    row = await writes.set_channel_status(store.keeper, channel.id, 1, "passed its test", only_from=(3,))
+    assert row is not None and channel.status == 1 and store.cache.routes.pick("default", "gpt-4o-mini") is channel
+    assert await writes.set_channel_status(store.keeper, 999_999, 3, "gone") is None

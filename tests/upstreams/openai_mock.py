@@ -42,6 +42,21 @@ class Plan:
     break_after: int | None = None  # close the connection after this many chunks
     # Hold the stream after its first content chunk until the test sets this event (proves incremental relay).
     gate: threading.Event | None = None
+    # With an error status: fail only the first this many calls, then answer normally (0: fail every call).
+    fail_first: int = 0
+    failed: int = 0  # calls failed so far
+    headers: dict[str, str] = field(default_factory=dict)  # extra headers of an error answer (Retry-After)
+    # Answer a stream with HTTP 200 and this error object as its first event, then end (no [DONE]).
+    stream_error: dict[str, Any] | None = None
+    # Only calls with one of these API keys get this plan (the others a normal answer): one channel of several.
+    keys: frozenset[str] | None = None
+
+    def fails(self) -> bool:
+        """Whether this call gets the planned error (counting it)."""
+        if self.status < 400 or (self.fail_first and self.failed >= self.fail_first):
+            return False
+        self.failed += 1
+        return True
 
 
 @dataclass
@@ -105,16 +120,22 @@ class OpenAIMock:
                                       status_code=401)
         return body, None
 
-    def _plan(self, model: str) -> Plan:
-        return self.plans.get(model, Plan())
+    def _plan(self, model: str, request: Request | None = None) -> Plan:
+        plan = self.plans.get(model, Plan())
+        if plan.keys is not None and request is not None:
+            key = request.headers.get("api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+            if key not in plan.keys:
+                return Plan()
+        return plan
 
     @staticmethod
     def _error(plan: Plan) -> Response:
         if isinstance(plan.error, bytes):
-            return Response(plan.error, status_code=plan.status, media_type="application/json")
+            return Response(plan.error, status_code=plan.status, media_type="application/json",
+                            headers=plan.headers)
         body = plan.error or {"error": {"message": f"mock failure {plan.status}", "type": "server_error",
                                         "param": None, "code": None}}
-        return JSONResponse(body, status_code=plan.status)
+        return JSONResponse(body, status_code=plan.status, headers=plan.headers)
 
     # -- chat ----------------------------------------------------------------------------------------------
 
@@ -124,10 +145,10 @@ class OpenAIMock:
             return refused
         body = json.loads(raw)
         model = body.get("model") or request.path_params.get("deployment", "")
-        plan = self._plan(model)
+        plan = self._plan(model, request)
         if plan.first_delay:
             await asyncio.sleep(plan.first_delay)
-        if plan.status >= 400:
+        if plan.fails():
             return self._error(plan)
         completion = len(plan.pieces) if plan.completion_tokens is None else plan.completion_tokens
         usage = {"prompt_tokens": plan.prompt_tokens, "completion_tokens": completion,
@@ -163,6 +184,9 @@ class OpenAIMock:
             yield event({"choices": [], "created": 0, "id": "", "model": "", "object": "",
                          "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]})
         yield b": keep-alive comment" + end.encode() + end.encode()
+        if plan.stream_error is not None:
+            yield event(plan.stream_error)  # what some providers send for a key or balance problem
+            return
         if plan.tool_call:
             deltas = [{"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": "call_abc123",
                        "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}]
@@ -200,8 +224,8 @@ class OpenAIMock:
         if refused:
             return refused
         body = json.loads(raw)
-        plan = self._plan(body["model"])
-        if plan.status >= 400:
+        plan = self._plan(body["model"], request)
+        if plan.fails():
             return self._error(plan)
         return JSONResponse({"id": "cmpl-mock", "object": "text_completion", "created": int(time.time()),
                              "model": body["model"], "choices": [{"text": "".join(plan.pieces), "index": 0,
@@ -214,8 +238,8 @@ class OpenAIMock:
         if refused:
             return refused
         body = json.loads(raw)
-        plan = self._plan(body.get("model", ""))
-        if plan.status >= 400:
+        plan = self._plan(body.get("model", ""), request)
+        if plan.fails():
             return self._error(plan)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         return JSONResponse({"object": "list", "model": body.get("model"),

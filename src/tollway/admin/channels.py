@@ -207,6 +207,10 @@ async def update_channel(request: Request, services: Services, principal: Princi
     kind = values.get("type", row["type"])
     if channel_types.get(kind).needs_base_url and not values.get("base_url", row["base_url"]):
         raise InvalidRequest(f"channel type {channel_types.get(kind).label} needs a base_url")
+    if values.get("status", row["status"]) != row["status"]:
+        # The operator decided: an automatic reason no longer explains the status.
+        values.update(status_reason=None, status_time=int(time.time()))
+        services.guards.health.clear(channel_id)
     updated = await writes.update_channel(services.keeper, channel_id, values)
     return ok(channel_view(updated, services.cache, services.keybox))
 

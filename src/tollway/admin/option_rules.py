@@ -109,7 +109,7 @@ def _ratio_names(key: str, table: dict[str, float]) -> None:
             raise ValueError("has an empty name")
         if has_control(name):
             raise ValueError(f"name {name!r} contains control characters")
-        if key == "GroupRatio":
+        if key in ("GroupRatio", "GroupRateLimit"):
             if len(name) > MAX_GROUP_NAME or "," in name or name != name.strip():
                 raise ValueError(f"group {name!r} must be 1-{MAX_GROUP_NAME} characters without commas or "
                                  "surrounding spaces")

@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute, Route
 
 from tollway.admin import (
     balances,
+    channel_health,
     channel_tests,
     channels,
     dashboard,
@@ -44,6 +45,8 @@ def api_routes() -> list[BaseRoute]:
         registration, oauth,
         # operations modules
         redemptions, dashboard, channel_tests, balances,
+        # channel health
+        channel_health,
     )
     for module in modules:
         for route in module.routes():

@@ -36,6 +36,8 @@ tokens = schema.tokens
 
 TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED = 1, 2, 3, 4
 NAME_MAX = 30
+RPM_MAX = 2**31 - 1
+TPM_MAX = 2**53
 
 
 async def own(services: Services, principal: Principal, token_id: int) -> dict[str, Any]:
@@ -77,6 +79,12 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         except ValueError as exc:
             raise InvalidRequest(f"subnet must be comma-separated CIDRs: {exc}") from exc
         values["subnet"] = ",".join(split_list(subnet))
+    for name, largest in (("rpm_limit", RPM_MAX), ("tpm_limit", TPM_MAX)):
+        if name in data:  # Tollway's fields: One API's forms never send them, so they are never required
+            number = field(data, name, int, default=0)
+            if not 0 <= number <= largest:
+                raise InvalidRequest(f"{name} must be between 0 (the group's default) and {largest}")
+            values[name] = number or None
     return values
 
 

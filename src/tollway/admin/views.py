@@ -11,10 +11,10 @@ from tollway.storage.channel_secrets import masked_config
 _USER_FIELDS = ("id", "username", "display_name", "role", "status", "email", "github_id", "wechat_id", "lark_id",
                 "oidc_id", "quota", "used_quota", "request_count", "group", "aff_code", "inviter_id")
 _TOKEN_FIELDS = ("id", "user_id", "key", "status", "name", "created_time", "accessed_time", "expired_time",
-                 "remain_quota", "unlimited_quota", "used_quota", "models", "subnet")
+                 "remain_quota", "unlimited_quota", "used_quota", "models", "subnet", "rpm_limit", "tpm_limit")
 _CHANNEL_FIELDS = ("id", "type", "status", "name", "weight", "created_time", "test_time", "response_time",
                    "base_url", "other", "balance", "balance_updated_time", "models", "group", "used_quota",
-                   "model_mapping", "priority", "config", "system_prompt")
+                   "model_mapping", "priority", "config", "system_prompt", "status_reason", "status_time")
 _LOG_FIELDS = ("id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
                "prompt_tokens", "completion_tokens", "request_id", "elapsed_time", "is_stream",
                "system_prompt_reset", "first_byte_time")
@@ -38,6 +38,8 @@ def token_view(row: Row, cache: Cache) -> dict[str, Any]:
     view = {name: row[name] for name in _TOKEN_FIELDS}
     view["models"] = view["models"] or ""
     view["subnet"] = view["subnet"] or ""
+    view["rpm_limit"] = view["rpm_limit"] or 0
+    view["tpm_limit"] = view["tpm_limit"] or 0
     view["unlimited_quota"] = bool(view["unlimited_quota"])
     entry = cache.tokens_by_id.get(row["id"])
     if entry is not None:
@@ -49,8 +51,9 @@ def token_view(row: Row, cache: Cache) -> dict[str, Any]:
 def channel_view(row: Row, cache: Cache, keybox: KeyBox) -> dict[str, Any]:
     """A channel with its key masked; the key itself never leaves Tollway."""
     view = {name: row[name] for name in _CHANNEL_FIELDS}
-    for name in ("other", "models", "model_mapping", "config", "system_prompt", "base_url"):
+    for name in ("other", "models", "model_mapping", "config", "system_prompt", "base_url", "status_reason"):
         view[name] = view[name] or ""
+    view["status_time"] = view["status_time"] or 0
     view["config"] = masked_config(row["config"], keybox)
     try:
         view["key"] = mask(keybox.open(row["key"] or ""))

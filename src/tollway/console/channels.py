@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -89,12 +90,18 @@ def _filter(keyword: str, status: str) -> ColumnElement[bool]:
     return match
 
 
-def _row(view: dict[str, Any]) -> dict[str, Any]:
-    """A channel as the list shows it."""
+def when(unix: int | float) -> str:
+    """A time as the list shows it (the server's local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(unix)) if unix else ""
+
+
+def _row(view: dict[str, Any], cooling: list[dict[str, Any]]) -> dict[str, Any]:
+    """A channel as the list shows it, with the pairs of it that step aside."""
     kind = channel_types.get(int(view["type"] or 0))
     badge, status = STATUS_BADGES.get(int(view["status"] or 0), ("", _("Unknown")))
     models = [m for m in (view["models"] or "").split(",") if m]
     return {**view, "type_label": kind.label, "badge": badge, "status_text": status, "model_list": models,
+            "status_when": when(view["status_time"]), "cooling": [p for p in cooling if p["channel_id"] == view["id"]],
             "groups": [g for g in (view["group"] or "default").split(",") if g],
             "balance_supported": kind.id in FETCHERS, "currency": "¥" if kind.id in CNY_BALANCE_TYPES else "$"}
 
@@ -112,14 +119,17 @@ async def channel_list(request: Request, services: Services, seen: Visitor) -> R
         total = int((await conn.execute(select(func.count()).select_from(channels).where(match))).scalar_one())
         paging = Paging.of(request, total)
         rows = (await conn.execute(_select(match).offset(paging.offset).limit(paging.size))).mappings().all()
-    items = [_row(channel_view(row, services.cache, services.keybox)) for row in rows]
+    health = services.guards.health.view()
+    cooling = [{**pair, "since_text": when(pair["since"]), "until_text": when(pair["until"])}
+               for pair in health["cooling"]]
+    items = [_row(channel_view(row, services.cache, services.keybox), cooling) for row in rows]
     run = services.operations.tester.run
     try:
         added = int(request.query_params.get("added") or 0)
     except ValueError:
         added = 0
     return render(request, services, "channels/list.html", channels=items, paging=paging, keyword=keyword,
-                  status_filter=status, run=run.view() if run else None, added=added,
+                  status_filter=status, run=run.view() if run else None, added=added, cooling=cooling,
                   saved=request.query_params.get("saved") == "1",
                   disabled_count=sum(1 for c in services.cache.channels.values() if c.status != 1))
 

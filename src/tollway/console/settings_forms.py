@@ -82,8 +82,29 @@ OPERATION = (
         Field("ChannelDisableThreshold", _("Slowest acceptable channel test (seconds)"), "float",
               _("A test slower than this disables the channel when automatic disabling is on; 0 turns this off."),
               minimum=0),
-        Field("AutomaticDisableChannelEnabled", _("Disable a failing channel automatically"), "bool"),
+        Field("AutomaticDisableChannelEnabled", _("Disable a failing channel automatically"), "bool",
+              _("A refused key, a deactivated account or exhausted credit disables the channel at once.")),
         Field("AutomaticEnableChannelEnabled", _("Enable a channel again when its test succeeds"), "bool"),
+    )),
+    Group("cooldown", _("Failing models step aside"), (
+        Field("ChannelCooldownEnabled", _("Let a channel that keeps failing for a model step aside"), "bool",
+              _("Its other models keep working; after the cool-down one call decides whether it is back.")),
+        Field("ChannelCooldownWindow", _("Failure window (seconds)"), "int", minimum=10, maximum=3600),
+        Field("ChannelCooldownMinCalls", _("Calls before the failure rate counts"), "int",
+              _("Also this many failures in a row."), minimum=1),
+        Field("ChannelCooldownFailureRate", _("Failure rate that starts a cool-down"), "float",
+              _("A share of the calls in the window, such as 0.5."), minimum=0, maximum=1),
+        Field("ChannelCooldownSeconds", _("First cool-down (seconds)"), "int",
+              _("Each further cool-down in a row lasts twice as long."), minimum=1),
+        Field("ChannelCooldownMaxSeconds", _("Longest cool-down (seconds)"), "int", minimum=1),
+        Field("ChannelPreferFastEnabled", _("Prefer channels with a faster first byte"), "bool",
+              _("Within a priority, channels answering faster get more of the calls.")),
+    )),
+    Group("ratelimits", _("Rate limits"), (
+        Field("GroupRateLimit", _("Rate limits per group"), "json",
+              _("JSON: group to limits per minute (token_rpm, token_tpm, user_rpm, user_tpm, group_rpm, group_tpm).")),
+        Field("MetricsToken", _("Metrics secret"), "secret",
+              _("Prometheus sends it as a bearer token to /metrics; empty turns /metrics off.")),
     )),
     Group("logs", _("Log settings"), (
         Field("LogConsumeEnabled", _("Log every call"), "bool",
@@ -205,7 +226,7 @@ def secret_set(options: Options, field: Field) -> bool:
 
 def check_catalog() -> None:
     """Every field names a real option of a fitting type; run by the tests."""
-    kinds = {"bool": {"bool"}, "int": {"int"}, "float": {"float"}, "json": {"ratio"}}
+    kinds = {"bool": {"bool"}, "int": {"int"}, "float": {"float"}, "json": {"ratio", "limits"}}
     for groups in TABS.values():
         for group in groups:
             for field in group.fields:

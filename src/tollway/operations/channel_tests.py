@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from tollway.errors import InvalidRequest
 from tollway.operations import notices
-from tollway.operations.channel_rules import should_disable, too_slow
+from tollway.operations.channel_rules import too_slow
 from tollway.operations.retention import pause
 from tollway.relay.probe import ProbeResult, probe
+from tollway.routing.fatal import fatal
 from tollway.storage import writes
 from tollway.storage.cache import ChannelEntry
 
@@ -85,8 +86,14 @@ class ChannelTester:
         services = self.services
         chosen = pick_model(channel, model)
         result = await probe(services.relay, channel, chosen, services.settings.test_prompt, timeout=PROBE_TIMEOUT)
+        self._report(channel, result)
         await self._record(channel, result, "")
         return result
+
+    def _report(self, channel: ChannelEntry, result: ProbeResult) -> None:
+        """A passing test is the probe that ends a cool-down of the tested (channel, model) pair."""
+        if result.success:
+            self.services.guards.health.probe_passed(channel, result.model)
 
     async def test_models(self, channel: ChannelEntry) -> list[ProbeResult]:
         """Test every model of a channel now, five at a time as AI Proxy does, and record each result."""
@@ -177,11 +184,13 @@ class ChannelTester:
         reasons = []
         if was_enabled and too_slow(result.took, threshold):
             reasons.append(f"response time {result.took:.2f} s is over the threshold of {threshold:.2f} s")
-        if was_enabled and should_disable(result.error):
-            reasons.append(result.message)
+        verdict = fatal(result.error, channel.type) if was_enabled else None
+        if verdict is not None:
+            reasons.append(verdict.reason)
         note = ""
         if reasons and auto_disable:
-            await writes.update_channel(services.keeper, channel.id, {"status": CHANNEL_AUTO_DISABLED})
+            await writes.set_channel_status(services.keeper, channel.id, CHANNEL_AUTO_DISABLED,
+                                            f"channel test: {'; '.join(reasons)}", only_from=(CHANNEL_ENABLED,))
             run.disabled.append(channel.id)
             note = f"; disabled automatically ({'; '.join(reasons)})"
             log.warning("channel %s (#%s) disabled automatically: %s", channel.name, channel.id, "; ".join(reasons))
@@ -192,7 +201,10 @@ class ChannelTester:
         elif (channel.status == CHANNEL_AUTO_DISABLED and result.success
               and options["AutomaticEnableChannelEnabled"]):
             # Only channels Tollway disabled itself come back; one an operator switched off stays off.
-            await writes.update_channel(services.keeper, channel.id, {"status": CHANNEL_ENABLED})
+            await writes.set_channel_status(services.keeper, channel.id, CHANNEL_ENABLED,
+                                            f"passed its test in {result.took:.2f} s",
+                                            only_from=(CHANNEL_AUTO_DISABLED,))
+            services.guards.health.clear(channel.id)
             run.enabled.append(channel.id)
             note = "; enabled again automatically"
             notices.notify(services, f"Channel {channel.name} (#{channel.id}) was enabled again",
@@ -201,6 +213,7 @@ class ChannelTester:
             run.passed += 1
         else:
             run.failed += 1
+        self._report(channel, result)
         await self._record(channel, result, note)
 
     async def periodic(self, minutes: float, stopping: asyncio.Event) -> None:

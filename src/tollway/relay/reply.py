@@ -34,4 +34,5 @@ def json_reply(data: Any, status: int = 200) -> Reply:
 
 def error_reply(exc: TollwayError, request_id: str) -> Reply:
     """The error in OpenAI's shape, with the status its class carries."""
-    return Reply(exc.status_code, JSON, orjson.dumps(exc.openai_body(request_id)), headers=exc.headers())
+    headers = tuple((name.lower().encode(), value.encode()) for name, value in exc.headers.items())
+    return Reply(exc.status_code, JSON, orjson.dumps(exc.openai_body(request_id)), headers=headers)

@@ -1,4 +1,8 @@
-"""Channel selection: abilities (group × model → channels), highest priority first, weighted inside a tier."""
+"""Channel selection: abilities (group × model → channels), highest priority first, weighted inside a tier.
+
+With channel health (routing/health.py) given, pairs cooling down and channels being disabled are skipped;
+when every candidate is skipped, the one that failed least recently is tried rather than none.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from tollway.routing.health import Health
     from tollway.storage.cache import ChannelEntry
 
 ENABLED = 1
@@ -74,9 +79,13 @@ class RoutingTable:
             routes[pair] = tuple(tiers)
         return cls(routes)
 
-    def pick(self, group: str, model: str, exclude: Collection[int] = ()) -> ChannelEntry | None:
+    def pick(self, group: str, model: str, exclude: Collection[int] = (),
+             health: Health | None = None) -> ChannelEntry | None:
         """A channel for the request: from the highest tier with a channel not yet tried, by weight."""
-        for tier in self._routes.get((group, model), ()):
+        tiers = self._routes.get((group, model), ())
+        if health is not None and (health.active(model) or health.prefer_fast):
+            return _pick_healthy(tiers, model, exclude, health)
+        for tier in tiers:
             if not exclude:
                 return tier.draw()
             left = [(c, w) for c, w in zip(tier.channels, tier.weights, strict=True) if c.id not in exclude]
@@ -93,3 +102,33 @@ class RoutingTable:
 
     def groups(self) -> list[str]:
         return sorted(self._models)
+
+
+def _pick_healthy(tiers: tuple[Tier, ...], model: str, exclude: Collection[int], health: Health) -> ChannelEntry | None:
+    """`pick` skipping what health blocks (weighing by speed when asked); the least recently failed as last resort."""
+    now = health.clock()
+    fast = health.prefer_fast
+    skipped: list[ChannelEntry] = []
+    for tier in tiers:
+        left: list[ChannelEntry] = []
+        weights: list[int] = []
+        for channel, weight in zip(tier.channels, tier.weights, strict=True):
+            if channel.id in exclude:
+                continue
+            if health.blocks(channel.id, model, now):
+                skipped.append(channel)
+                continue
+            left.append(channel)
+            weights.append(weight)
+        if left:
+            scaled = health.weights(left, weights, model) if fast and len(left) > 1 else weights
+            chosen = random.choices(left, weights=scaled)[0]
+            health.chosen(chosen.id, model)
+            return chosen
+    # Everything is cooling down: rather than no answer, try the pair whose last failure is oldest.
+    candidates = [c for c in skipped if c.id not in health.down]
+    if not candidates:
+        return None
+    chosen = min(candidates, key=lambda c: health.last_failure(c.id, model))
+    health.chosen(chosen.id, model)
+    return chosen

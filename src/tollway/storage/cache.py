@@ -72,6 +72,9 @@ class TokenEntry:
     subnets: tuple[IPNetwork, ...] | None
     remain: Balance = field(default_factory=Balance)
     used: Balance = field(default_factory=Balance)
+    # Requests and tokens per minute set on the token (0: the group's default applies).
+    rpm_limit: int = 0
+    tpm_limit: int = 0
 
 
 @dataclass(eq=False)
@@ -196,6 +199,8 @@ class Cache:
             entry.subnets = ()
         entry.remain.stored = int(row["remain_quota"] or 0)
         entry.used.stored = int(row["used_quota"] or 0)
+        entry.rpm_limit = max(0, int(row.get("rpm_limit") or 0))
+        entry.tpm_limit = max(0, int(row.get("tpm_limit") or 0))
         self.tokens[entry.key] = entry
         return entry
 

@@ -70,6 +70,9 @@ channels = Table(
     Column("priority", BigInteger, default=0),
     Column("config", Text, nullable=True),
     Column("system_prompt", Text, nullable=True),
+    # Tollway: why and when the status last changed on its own (auto-disabled, enabled again by a test).
+    Column("status_reason", Text, nullable=True),
+    Column("status_time", BigInteger, nullable=True),
     sqlite_autoincrement=True,
 )
 
@@ -89,6 +92,9 @@ tokens = Table(
     Column("used_quota", BigInteger, default=0),
     Column("models", Text, nullable=True),
     Column("subnet", String(255), default=""),
+    # Tollway: requests and tokens per minute for this token; NULL or 0 leaves the group's default.
+    Column("rpm_limit", Integer, nullable=True),
+    Column("tpm_limit", BigInteger, nullable=True),
     sqlite_autoincrement=True,
 )
 

@@ -136,6 +136,25 @@ async def update_channel(keeper: Keeper, channel_id: int, values: dict[str, Any]
     return row
 
 
+async def set_channel_status(keeper: Keeper, channel_id: int, status: int, reason: str, *,
+                             only_from: Iterable[int] | None = None) -> Row | None:
+    """Switch a channel on or off on Tollway's own account, keeping why and when; None when the channel is gone
+    or its status is not one of `only_from` (an operator's choice made meanwhile is never overridden)."""
+    table = schema.channels
+    condition = table.c.id == channel_id
+    if only_from is not None:
+        condition = condition & table.c.status.in_(list(only_from))
+    async with keeper.lock, keeper.engine.begin() as conn:
+        result = await conn.execute(update(table).where(condition).values(
+            status=status, status_reason=reason[:1000], status_time=int(time.time())))
+        if not result.rowcount:
+            return None
+        row = await _one(conn, table, channel_id)
+        await _write_abilities(conn, row)
+    keeper.cache.put_channel(row)
+    return row
+
+
 async def delete_channels(keeper: Keeper, channel_ids: Iterable[int]) -> int:
     ids = list(channel_ids)
     if not ids:

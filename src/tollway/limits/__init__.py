@@ -1,0 +1,1 @@
+"""Relay rate limits: requests and tokens per minute per token, per user and per group."""
