@@ -19,6 +19,7 @@ from tollway.console.routes import console_routes
 from tollway.crypto import KeyBox, derive, instance_secret
 from tollway.relay.routes import dashboard_routes, v1_routes
 from tollway.settings import Settings
+from tollway.trailing_slash import RELAY_ROUTES, RouteTable, with_redirects
 
 SESSION_MAX_AGE = 30 * 24 * 3600
 
@@ -49,10 +50,12 @@ def create_app(settings: Settings) -> Starlette:
     # Per-IP limits first (a refused request costs nothing more), then the session cookie and its CSRF checks.
     limits = Middleware(RateLimitMiddleware)
     session = Middleware(SessionMiddleware, secret_key=session_secret, max_age=SESSION_MAX_AGE)
+    # A path one `/` away from a route is redirected to it, as One API's gin router does (its web UI needs it).
+    relay_table = RouteTable(RELAY_ROUTES)
     routes = [
-        Mount("/v1", routes=v1_routes(), middleware=[cors]),
-        Mount("/dashboard", routes=dashboard_routes(), middleware=[cors]),
-        Mount("/api", routes=api_routes(), middleware=[limits, session]),
+        Mount("/v1", routes=with_redirects("/v1", v1_routes(), relay_table), middleware=[cors]),
+        Mount("/dashboard", routes=with_redirects("/dashboard", dashboard_routes(), relay_table), middleware=[cors]),
+        Mount("/api", routes=with_redirects("/api", api_routes()), middleware=[limits, session]),
         # The web console last: it answers every other path (its 404 page included).
         Mount("", routes=console_routes(), middleware=[session]),
     ]
