@@ -171,9 +171,9 @@ def test_own_logs_only_and_without_ids(traffic: Traffic) -> None:
     assert logs(traffic.alice, "/api/log/self", token_name="bob-key") == []
     bobs = logs(traffic.bob, "/api/log/self", type=LOG_TOPUP)
     assert [(log["quota"], log["username"]) for log in bobs] == [(123, "bob")] and "bonus" in bobs[0]["content"]
-    refused(traffic.alice.get("/api/log/"), 403)
-    refused(traffic.alice.get("/api/log/stat"), 403)
-    refused(traffic.alice.get("/api/log/search", params={"keyword": "2"}), 403)
+    refused(traffic.alice.get("/api/log/"), 200)
+    refused(traffic.alice.get("/api/log/stat"), 200)
+    refused(traffic.alice.get("/api/log/search", params={"keyword": "2"}), 200)
 
 
 def test_own_stat(traffic: Traffic) -> None:
@@ -211,7 +211,7 @@ def test_delete_old_logs_answers_the_count(own_traffic: Traffic) -> None:
     assert len(logs(admin)) == total - 2
     for params in ({}, {"target_timestamp": ""}, {"target_timestamp": "0"}, {"target_timestamp": "soon"}):
         refused(admin.delete("/api/log/", params=params), 200, "target_timestamp")
-    refused(traffic.alice.delete("/api/log/", params={"target_timestamp": traffic.finished + 10}), 403)
+    refused(traffic.alice.delete("/api/log/", params={"target_timestamp": traffic.finished + 10}), 200)
     assert len(logs(admin)) == total - 2
     assert data(admin.delete("/api/log/", params={"target_timestamp": traffic.finished + 10})) == total - 2
     assert rows(traffic.gateway, "SELECT COUNT(*) FROM logs") == [(0,)]

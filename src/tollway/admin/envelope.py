@@ -55,10 +55,14 @@ def ok(data: Any = None, message: str = "") -> Response:
     return envelope(data, message=message)
 
 
+NOT_SIGNED_IN = "not_signed_in"
+
+
 def failure(exc: TollwayError) -> Response:
-    """An error in the envelope: 401 and 403 keep their status; other refusals answer 200 as One API does."""
-    status = exc.status_code if exc.status_code in (401, 403, 413, 429) else 200
-    if exc.status_code >= 500:
+    """An error in the envelope with One API's status: 200 for every refusal (a bad access token, a banned user and
+    a role too low included, so One API's web UI shows the message), 401 only when no credentials came at all."""
+    status = 200
+    if exc.code == NOT_SIGNED_IN or exc.status_code in (413, 429) or exc.status_code >= 500:
         status = exc.status_code
     return envelope(success=False, message=exc.message, status=status)
 
@@ -96,7 +100,7 @@ def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Resp
             try:
                 principal = principal_of(request, services)
                 if principal is None:
-                    raise AuthenticationFailed("not signed in and no access token provided")
+                    raise AuthenticationFailed("not signed in and no access token provided", code=NOT_SIGNED_IN)
                 if principal.role < min_role:
                     raise PermissionDenied("you do not have permission to do this")
                 return await handler(request, services, principal)
