@@ -113,6 +113,20 @@ def test_consume_logs_record_each_call(traffic: Traffic) -> None:
     assert [log["id"] for log in consume] == sorted((log["id"] for log in consume), reverse=True)
     used = data(gateway.admin.get(f"/api/user/{traffic.alice_id}"))["used_quota"]
     assert used == sum(log["quota"] for log in consume if log["username"] == "alice")
+    # Without a model mapping the upstream model is the requested one; logs planted without it show "".
+    assert {log["upstream_model"] for log in consume} == {"gpt-4o-mini", "gpt-3.5-turbo"}
+    assert {log["upstream_model"] for log in logs(gateway.admin, model_name="old-model")} == {""}
+
+
+def test_consume_log_keeps_the_requested_and_the_upstream_model(gateway: Gateway, mock: OpenAIMock,
+                                                                mock_url: str) -> None:
+    """A mapped call logs the model the client asked for and the one the channel's mapping sent upstream."""
+    gateway.add_channel(mock_url, model_mapping={"gpt-4o-mini": "gpt-4o"})
+    chat(gateway, "sk-" + ROOT_TOKEN, "gpt-4o-mini")
+    gateway.flush()
+    [log] = logs(gateway.admin, type=LOG_CONSUME)
+    assert (log["model_name"], log["upstream_model"]) == ("gpt-4o-mini", "gpt-4o")
+    assert mock.requests[-1].json["model"] == "gpt-4o"
 
 
 def test_admin_filters(traffic: Traffic) -> None:

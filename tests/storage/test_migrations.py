@@ -36,7 +36,7 @@ ONE_API_COLUMNS = {
     "options": {"key", "value"},
     "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
 }
-TOLLWAY_COLUMNS = {"logs": {"first_byte_time"}, "redemptions": {"used_user_id"}}
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model"}, "redemptions": {"used_user_id"}}
 
 
 def _snapshot(conn: Connection) -> dict[str, Any]:
@@ -176,7 +176,7 @@ async def test_log_role_creates_only_logs(backend: Backend) -> None:
     await migrate(logs_engine, role="logs")
     tables = await snapshot(logs_engine)
     assert set(tables) == {"logs", "log_rollups", "tollway_version"}
-    assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | {"first_byte_time"}
+    assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | TOLLWAY_COLUMNS["logs"]
     await migrate(logs_engine, role="logs")
     assert await snapshot(logs_engine) == tables
 

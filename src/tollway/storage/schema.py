@@ -123,6 +123,9 @@ logs = Table(
     Column("system_prompt_reset", Boolean, default=False),
     # Tollway: milliseconds from the start of the call to the first byte from the upstream.
     Column("first_byte_time", BigInteger, default=0),
+    # Tollway: the model sent upstream after the channel's model mapping (One API logged only this one; Tollway
+    # keeps the requested model in model_name). NULL in logs written before Tollway recorded it.
+    Column("upstream_model", String(191), nullable=True),
     Index("idx_created_at_type", "created_at", "type"),
     Index("index_username_model_name", "username", "model_name"),
     sqlite_autoincrement=True,
