@@ -16,7 +16,7 @@ from tollway.accounts.ratelimit import RateLimitMiddleware
 from tollway.accounts.sessions import SessionMiddleware
 from tollway.admin.routes import api_routes
 from tollway.console.routes import console_routes
-from tollway.crypto import KeyBox, derive, instance_secret
+from tollway.crypto import KeyBox, derive, load_instance_secret
 from tollway.relay.routes import dashboard_routes, v1_routes
 from tollway.settings import Settings
 from tollway.trailing_slash import RELAY_ROUTES, RouteTable, with_redirects
@@ -26,8 +26,8 @@ SESSION_MAX_AGE = 30 * 24 * 3600
 
 def create_app(settings: Settings) -> Starlette:
     """Build the application; databases, caches and the upstream client open when it starts."""
-    secret = instance_secret(settings.encryption_key, settings.data_dir)
-    keybox = KeyBox(secret)
+    secret, origin = load_instance_secret(settings.encryption_key, settings.data_dir)
+    keybox = KeyBox(secret, origin)
     session_secret = settings.session_secret or derive(secret, "tollway sessions").hex()
 
     @contextlib.asynccontextmanager

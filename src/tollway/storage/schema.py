@@ -223,6 +223,16 @@ markers = Table(
     Column("version", BigInteger, default=0),
 )
 
+# Tollway: a check value of the key that seals upstream keys (crypto.KeyBox.check_value), written on the first
+# start, so that a start with another key (a lost data/secret.key, a new working directory) stops at once.
+key_checks = Table(
+    "tollway_key_checks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(64), nullable=False),
+    Column("created_at", BigInteger, default=0),
+)
+
 # Indexes for the log filters, each answering "newest 10 with this value" without a sort: type (a rare type must not
 # scan every consume log) and username (One API indexes it only behind model_name) everywhere; on PostgreSQL the
 # other equality filters too, since its B-tree does not keep equal keys in id order as SQLite's and InnoDB's
