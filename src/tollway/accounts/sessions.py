@@ -143,9 +143,11 @@ class SessionRegistry:
         self._gone[key] = time.monotonic() + _GONE_TTL_S
 
 
-def is_https(connection: HTTPConnection, server_address: str) -> bool:
-    """Whether cookies must be Secure: the request came over HTTPS (as a trusted proxy says) or ServerAddress is."""
-    return connection.url.scheme in ("https", "wss") or server_address.lower().startswith("https://")
+def is_https(connection: HTTPConnection) -> bool:
+    """Whether cookies must be Secure: the request itself came over HTTPS, directly or as a trusted proxy's
+    X-Forwarded-Proto says (FORWARDED_ALLOW_IPS). Never from ServerAddress: an imported `https://` address would
+    make the cookie Secure on plain HTTP, where the browser then drops it and no sign-in sticks."""
+    return connection.url.scheme in ("https", "wss")
 
 
 class SessionMiddleware:
@@ -189,7 +191,7 @@ class SessionMiddleware:
             if checked is None:
                 return
             receive = checked
-        secure = is_https(connection, server_address)
+        secure = is_https(connection)
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
