@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from contextlib import closing
 
+import bcrypt
 import httpx
 
 from tests.admin.support import PASSWORD, ROOT_ID, data, refused, row, token_client
@@ -182,6 +184,31 @@ def test_access_token_regeneration(gateway: Gateway, alice: tuple[int, httpx.Cli
         with httpx.Client(base_url=gateway.url, headers={"Authorization": bad} if bad else {}) as client:
             # No header at all is One API's 401; a header with a bad token is its 200 refusal.
             refused(client.get("/api/user/self"), 200 if bad else 401)
+
+
+def test_one_api_default_root_password_works_with_a_notice_until_changed(gateway: Gateway) -> None:
+    """After a takeover root still signs in with One API's 123456 (bcrypt), but every sign-in says the password is
+    weak until it is changed; a strong password signs in with One API's plain answer."""
+    with closing(sqlite3.connect(gateway.settings.sqlite_path)) as conn, conn:
+        conn.execute("UPDATE users SET password = ? WHERE id = ?",
+                     (bcrypt.hashpw(b"123456", bcrypt.gensalt(rounds=4)).decode(), ROOT_ID))
+    for _ in range(2):  # the hash is upgraded to Argon2id at the first sign-in; the notice stays
+        client, response = login(gateway, "root", "123456")
+        with closing(client):
+            answer = response.json()
+            assert answer["success"] and answer["data"]["weak_password"] is True and "weak" in answer["message"]
+    assert row(gateway, "users", ROOT_ID)["password"].startswith("$argon2id$")
+    client, response = login(gateway, "root", "123456")
+    with closing(client):
+        data(client.put("/api/user/self", json={"password": "12345678"}))  # long enough, but common: still weak
+    client, response = login(gateway, "root", "12345678")
+    with closing(client):
+        assert response.json()["data"]["weak_password"] is True
+        data(client.put("/api/user/self", json={"password": "a much better passphrase"}))
+    client, response = login(gateway, "root", "a much better passphrase")
+    with closing(client):
+        assert response.json() == {"success": True, "message": "", "data": data(response)}
+        assert "weak_password" not in data(response)
 
 
 def test_aff_code_is_made_once(gateway: Gateway, alice: tuple[int, httpx.Client]) -> None:

@@ -107,6 +107,8 @@ def render(request: Request, services: Services, template: str, *, status: int =
         "user": seen.user,
         "role": seen.role,
         "nav": navigation(seen.role) if seen.user else [],
+        # Set at sign-in with a weak password (admin/sessions.py), cleared when the password changes.
+        "weak_password": seen.user is not None and bool(request.session.get("weak_password")),
         "path": request.url.path,
         "system_name": options["SystemName"] or "Tollway",
         "logo": options["Logo"],
