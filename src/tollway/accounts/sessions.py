@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollway.accounts import csrf
 from tollway.bodies import read_body
+from tollway.console.i18n import language_of, translate_message
 from tollway.errors import TollwayError
 from tollway.storage import schema
 
@@ -230,7 +231,8 @@ class SessionMiddleware:
                 body = b""
             if csrf.token_matches(expected, csrf.form_token(body)):
                 return _replay(body, receive)
-        payload = orjson.dumps({"success": False, "message": csrf.refusal()})
+        payload = orjson.dumps({"success": False, "message": translate_message(csrf.refusal(),
+                                                                               language_of(connection))})
         await send({"type": "http.response.start", "status": 403, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})

@@ -25,6 +25,7 @@ from tollway.admin.envelope import (
     ok,
     public,
     read_json,
+    said,
 )
 from tollway.admin.views import user_view
 from tollway.errors import InvalidRequest, PermissionDenied
@@ -67,7 +68,7 @@ async def login(request: Request, services: Services) -> Response:
         # The password keeps working (switching from One API must lock nobody out), but the console shows a banner
         # for this session and every sign-in says so, until the password is changed.
         request.session[WEAK_PASSWORD] = True
-        return ok({**signed_in_view(row), "weak_password": True}, message=WEAK_PASSWORD_NOTICE)
+        return ok({**signed_in_view(row), "weak_password": True}, message=said(request, WEAK_PASSWORD_NOTICE))
     return ok(signed_in_view(row))
 
 
