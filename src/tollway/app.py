@@ -17,11 +17,12 @@ from tollway.accounts.ratelimit import RateLimitMiddleware
 from tollway.accounts.sessions import SessionMiddleware
 from tollway.admin.routes import api_routes
 from tollway.console.routes import console_routes
-from tollway.crypto import KeyBox, derive, instance_secret
+from tollway.crypto import KeyBox, derive, load_instance_secret
 from tollway.metrics.endpoint import metrics_endpoint
 from tollway.relay.asgi import RelayApp
 from tollway.relay.routes import relay_app, serves
 from tollway.settings import Settings
+from tollway.trailing_slash import with_redirects
 
 SESSION_MAX_AGE = 30 * 24 * 3600
 
@@ -47,8 +48,8 @@ class Tollway:
 
 def create_app(settings: Settings) -> Tollway:
     """Build the application; databases, caches and the upstream client open when it starts."""
-    secret = instance_secret(settings.encryption_key, settings.data_dir)
-    keybox = KeyBox(secret)
+    secret, origin = load_instance_secret(settings.encryption_key, settings.data_dir)
+    keybox = KeyBox(secret, origin)
     session_secret = settings.session_secret or derive(secret, "tollway sessions").hex()
     relay = relay_app()
 
@@ -69,8 +70,9 @@ def create_app(settings: Settings) -> Tollway:
     # Per-IP limits first (a refused request costs nothing more), then the session cookie and its CSRF checks.
     limits = Middleware(RateLimitMiddleware)
     session = Middleware(SessionMiddleware, secret_key=session_secret, max_age=SESSION_MAX_AGE)
+    # A path one `/` away from a route is redirected to it, as One API's gin router does (its web UI needs it).
     routes = [
-        Mount("/api", routes=api_routes(), middleware=[limits, session]),
+        Mount("/api", routes=with_redirects("/api", api_routes()), middleware=[limits, session]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         # The web console last: it answers every other path (its 404 page included).
         Mount("", routes=console_routes(), middleware=[session]),

@@ -8,6 +8,7 @@ import hmac
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -35,6 +36,28 @@ def instance_secret(configured: str, data_dir: Path) -> bytes:
     return secret
 
 
+@dataclass(frozen=True)
+class KeyOrigin:
+    """Where the instance secret came from, for the message when it does not fit the database."""
+
+    path: Path | None = None  # the secret.key file; None when ENCRYPTION_KEY gave the secret
+    created: bool = False  # the file was made by this very start
+
+    def describe(self) -> str:
+        if self.path is None:
+            return "ENCRYPTION_KEY"
+        return f"{self.path}, made just now because there was none" if self.created else str(self.path)
+
+
+def load_instance_secret(configured: str, data_dir: Path) -> tuple[bytes, KeyOrigin]:
+    """`instance_secret`, and where it came from."""
+    if configured:
+        return instance_secret(configured, data_dir), KeyOrigin()
+    path = data_dir / "secret.key"
+    existed = path.is_file()
+    return instance_secret(configured, data_dir), KeyOrigin(path.resolve(), created=not existed)
+
+
 def derive(secret: bytes, purpose: str) -> bytes:
     """A 32-byte key for one purpose, so no two uses share key material."""
     return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
@@ -43,8 +66,11 @@ def derive(secret: bytes, purpose: str) -> bytes:
 class KeyBox:
     """Seals and opens upstream keys with AES-256-GCM."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, origin: KeyOrigin | None = None) -> None:
         self._aead = AESGCM(derive(secret, "tollway channel keys"))
+        self.origin = origin or KeyOrigin()
+        # Stored in the database on first start; a later start with another secret is refused (storage/key_check.py).
+        self.check_value = derive(secret, "tollway key check").hex()
 
     def seal(self, plain: str) -> str:
         """Encrypt a key for storage; sealed values start with `tw1:`."""

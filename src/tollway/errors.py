@@ -11,7 +11,8 @@
     ├── RateLimited               429  too many requests from this client
     ├── NotImplementedRoute       501  a One API route Tollway answers but does not implement
     ├── NoChannel                 503  no enabled channel serves this group and model
-    └── UpstreamError             any  the provider failed; status and body come from it
+    ├── UpstreamError             any  the provider failed; status and body come from it
+    └── WrongEncryptionKey        500  the sealing key does not fit the database: the start stops
 
 Relay routes render these in OpenAI's shape; management routes in One API's envelope.
 """
@@ -135,3 +136,9 @@ class UpstreamError(TollwayError):
         if error_type:
             self.error_type = error_type
         self.retryable = retryable
+
+
+class WrongEncryptionKey(TollwayError):
+    """The instance secret is not the one the database's upstream keys were sealed with; Tollway refuses to start."""
+
+    default_code = "wrong_encryption_key"

@@ -25,11 +25,10 @@ from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Relay
 from tollway.relay.transport import Transport
 from tollway.settings import Settings
-from tollway.storage.bootstrap import bootstrap
 from tollway.storage.cache import Cache
 from tollway.storage.database import create_engine, log_url, main_url
 from tollway.storage.keeper import Keeper
-from tollway.storage.migrate import migrate
+from tollway.storage.migrate import check_key, migrate, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +67,11 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     separate_logs = log_url(settings)
     log_engine = create_engine(separate_logs, settings) if separate_logs else engine
     if not settings.is_slave:
-        await migrate(engine)
+        await upgrade(engine, keybox, settings)
         if log_engine is not engine:
             await migrate(log_engine, role="logs")
-        await bootstrap(engine, keybox, settings)
+    else:
+        await check_key(engine, keybox)
     cache = Cache(keybox)
     keeper = Keeper(
         engine, log_engine, cache,

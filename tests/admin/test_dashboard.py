@@ -99,7 +99,7 @@ def test_admin_dashboard_sums_everyone_with_filters(usage: Usage) -> None:
     for bad in ({"start_timestamp": int(now), "end_timestamp": int(now - 3 * DAY)},
                 {"start_timestamp": int(now - 400 * DAY)}, {"end_timestamp": "soon"}, {"user_id": "x"}):
         refused(admin.get("/api/log/dashboard", params=bad), 200)
-    refused(usage.alice.get("/api/log/dashboard"), 403)
+    refused(usage.alice.get("/api/log/dashboard"), 200)
     refused(httpx.get(usage.gateway.url + "/api/user/dashboard"), 401)
 
 

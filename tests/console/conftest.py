@@ -59,6 +59,15 @@ def sign_in(page: playwright_api.Page, gateway: Gateway, username: str = "root",
     page.wait_for_url("**/dashboard")
 
 
+def in_reach(page: playwright_api.Page, element: playwright_api.Locator) -> None:
+    """The element is on the screen's width without scrolling anything sideways (the page or a table's frame)."""
+    box = element.bounding_box()
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (box, width)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.evaluate("[...document.querySelectorAll('.table-wrap')].every(w => w.scrollWidth <= w.clientWidth)")
+
+
 def screenshot(page: playwright_api.Page, name: str) -> Path:
     """Save a full-page screenshot under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

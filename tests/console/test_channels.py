@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.console.conftest import screenshot, sign_in
-from tests.harness import Gateway
+from tests.console.conftest import in_reach, screenshot, sign_in
+from tests.harness import ROOT_PASSWORD, Gateway
 from tests.upstreams import balance_mock
 from tests.upstreams.openai_mock import OpenAIMock
 from tollway.console import i18n
@@ -82,8 +82,12 @@ def test_add_channels_with_the_form(gateway: Gateway, page: Page, mock_url: str)
     screenshot(page, "channels-edit")
     page.get_by_role("button", name="Add channel").click()
 
-    page.wait_for_url("**/channel?added=2")
     expect(page.get_by_role("status").filter(has_text="Added 2 channels.")).to_be_visible()
+    # The notice is for this visit only: the address loses its mark, and a reload does not announce it again.
+    expect(page).to_have_url(gateway.url + "/channel")
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    expect(page.get_by_text("Added 2 channels.")).to_have_count(0)
     first, second = all_channels(gateway)
     assert first["type"] == second["type"] == 8 and first["base_url"] == mock_url.rstrip("/")
     assert first["models"] == "gpt-4o-mini,custom-model" and first["group"] == "default,vip"
@@ -235,11 +239,38 @@ def test_search_pages_escaping_access_and_phone(gateway: Gateway, page: Page, br
         phone.goto(gateway.url + "/channel")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         expect(phone.get_by_role("button", name="Test all channels")).to_be_visible()
+        # Each row is a card on a phone: its actions are in reach without scrolling sideways.
+        row = phone.locator("tbody tr").first
+        for action in (row.get_by_role("button", name="Test "), row.get_by_role("link", name="Edit "),
+                       row.get_by_role("button", name="Delete ")):
+            in_reach(phone, action)
+        screenshot(phone, "channels-phone")
         phone.goto(gateway.url + "/channel/add")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 375
         screenshot(phone, "channels-edit-phone")
         phone.goto(gateway.url + "/lang?to=zh&next=/channel/add")
         expect(phone.get_by_role("heading", level=1)).to_have_text("添加渠道")
         expect(phone.get_by_label("类型")).to_contain_text("阿里通义千问")
+    finally:
+        context.close()
+
+
+def test_server_messages_are_in_the_consoles_language(gateway: Gateway, browser: Browser) -> None:
+    """What the server refuses reads in Chinese in the Chinese console, as its own texts do."""
+    context = browser.new_context(locale="zh-CN")
+    tab = context.new_page()
+    try:
+        tab.goto(gateway.url + "/login")
+        tab.get_by_label("用户名或邮箱").fill("root")
+        tab.get_by_label("密码").fill(ROOT_PASSWORD)
+        tab.get_by_role("button", name="登录", exact=True).click()
+        tab.wait_for_url("**/dashboard")
+        tab.goto(gateway.url + "/channel/add")
+        tab.get_by_label("名称").fill("ftp")
+        tab.get_by_label("密钥", exact=True).fill("sk-x")
+        tab.get_by_label("Base URL").fill("ftp://files.example")
+        tab.get_by_role("button", name="添加渠道").click()
+        expect(tab.locator("#form-error")).to_have_text("base_url 必须以 http:// 或 https:// 开头")
+        assert all_channels(gateway) == []
     finally:
         context.close()

@@ -62,6 +62,10 @@ def test_own_figures_charts_and_tables(gateway: Gateway, page: Page) -> None:
     expect(page.get_by_role("img", name="Quota used by model, last 7 days: 2 models")).to_be_visible()
     expect(page.locator("#chart-requests-title + line ~ rect")).to_have_count(2)  # two days with calls
     expect(page.locator("svg rect title").first).to_contain_text(":")
+    # Quota scales say their unit: dollars here, as the figures do.
+    for chart in ("chart-quota", "chart-models"):
+        scale = page.locator(f"svg[aria-labelledby='{chart}-title'] > text[text-anchor]").all_text_contents()
+        assert scale and all(text.startswith("$") for text in scale[:3] if text), scale
 
     by_day = page.get_by_role("table", name="By day")
     expect(by_day.locator("tbody tr")).to_have_count(7)
@@ -117,3 +121,44 @@ def test_chart_scales_are_round() -> None:
     assert ticks(3, whole=True) == [0, 1, 2, 3]
     assert ticks(0.0123, whole=False) == [0, 0.005, 0.01, 0.015]
     assert ticks(1_000_000, whole=True) == [0, 250_000, 500_000, 750_000, 1_000_000]
+
+
+# Every drawn label of every chart inside its chart and clear of the others; every figure on one line and in its box.
+_LAID_OUT = """() => {
+  const clear = (a, b) => a.right <= b.left + 0.5 || b.right <= a.left + 0.5 || a.bottom <= b.top + 0.5
+    || b.bottom <= a.top + 0.5;
+  const charts = [...document.querySelectorAll("svg[role=img]")].map((svg) => {
+    const box = svg.getBoundingClientRect();
+    const labels = [...svg.querySelectorAll("text")].filter((t) => t.getBBox().width > 0)
+      .map((t) => t.getBoundingClientRect());
+    return labels.every((r) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5)
+      && labels.every((a, i) => labels.slice(i + 1).every((b) => clear(a, b)));
+  });
+  const figures = [...document.querySelectorAll(".stat .value")].map((v) => v.scrollWidth <= v.clientWidth + 1
+    && v.getBoundingClientRect().height < 2 * parseFloat(getComputedStyle(v).fontSize));
+  return {charts, figures};
+}"""
+
+
+def test_big_figures_and_long_names_on_a_phone(gateway: Gateway, browser: Browser) -> None:
+    """Root's quota in raw units is 19 characters: it stays on one line; model names never cover one another."""
+    gateway.api("PUT", "/api/option/", json={"key": "DisplayInCurrencyEnabled", "value": "false"})
+    now = int(time.time())
+    for name, quota in (("claude-3-5-sonnet-20241022-with-a-long-deployment-name", 123_456_789),
+                        ("gpt-4o-mini-2024-07-18", 98_765_432), ("通义千问-Max-最新", 7_654_321)):
+        plant(gateway, 1, "root", now, name, quota)
+    gateway.flush()
+    context = browser.new_context(locale="en-US", viewport={"width": 375, "height": 740})
+    tab = context.new_page()
+    try:
+        sign_in(tab, gateway)
+        expect(tab.locator("#stat-balance")).to_have_text("500,000,000,000,000")
+        laid_out = tab.evaluate(_LAID_OUT)
+        assert all(laid_out["charts"]) and len(laid_out["charts"]) == 4, laid_out
+        assert all(laid_out["figures"]) and len(laid_out["figures"]) == 6, laid_out
+        scale = tab.locator("svg[aria-labelledby='chart-quota-title'] > text[text-anchor=end]").all_text_contents()
+        assert scale[-1].endswith("M"), scale  # 200M, not 200,000,000
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 375
+        screenshot(tab, "dashboard-phone")
+    finally:
+        context.close()

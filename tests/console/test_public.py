@@ -60,3 +60,19 @@ def test_unknown_pages_answer_404(gateway: Gateway, page: Page) -> None:
     response = page.goto(gateway.url + "/no/such/page")
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("404")
+
+
+def test_favicon(gateway: Gateway, page: Page) -> None:
+    answer = page.request.get(gateway.url + "/favicon.ico")
+    assert answer.status == 200 and answer.headers["content-type"] == "image/x-icon"
+    assert answer.body()[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    page.goto(gateway.url + "/login")
+    expect(page.locator("link[rel=icon]")).to_have_attribute("href", "/favicon.ico")
+
+
+def test_switching_language_keeps_the_filters(gateway: Gateway, page: Page) -> None:
+    sign_in(page, gateway)
+    page.goto(gateway.url + "/log?model_name=gpt-4o-mini&type=2")
+    page.get_by_label("Language").select_option("zh")
+    page.wait_for_url("**/log?model_name=gpt-4o-mini&type=2")
+    expect(page.get_by_label("模型名称")).to_have_value("gpt-4o-mini")

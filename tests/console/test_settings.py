@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import sqlite3
+from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import bcrypt
 import httpx
 from playwright.sync_api import Browser, Dialog, Page, Route, expect
 
@@ -240,3 +243,27 @@ def test_preview_is_root_only(gateway: Gateway) -> None:
     assert answer.status_code == 403
     # An access token is not a console session.
     assert gateway.admin.post("/setting/preview", json={"text": "hi"}).status_code == 403
+
+
+def test_a_weak_password_is_impossible_to_miss(gateway: Gateway, page: Page) -> None:
+    """One API's 123456 still signs root in after a takeover, with a banner on every page until it is changed."""
+    with closing(sqlite3.connect(gateway.settings.sqlite_path)) as conn, conn:
+        conn.execute("UPDATE users SET password = ? WHERE username = 'root'",
+                     (bcrypt.hashpw(b"123456", bcrypt.gensalt(rounds=4)).decode(),))
+    sign_in(page, gateway, "root", "123456")
+    banner = page.get_by_role("alert").filter(has_text="Your password is weak")
+    expect(banner).to_be_visible()
+    page.goto(gateway.url + "/token")
+    expect(banner).to_be_visible()
+    banner.get_by_role("link", name="Change it now").click()
+    page.wait_for_url("**/setting")
+    page.get_by_label("New password", exact=True).fill("a much better passphrase")
+    page.get_by_label("Repeat the new password").fill("a much better passphrase")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_label("Display name")).to_be_visible()
+    expect(banner).to_have_count(0)
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(gateway.url + "/")
+    sign_in(page, gateway, "root", "a much better passphrase")
+    expect(banner).to_have_count(0)

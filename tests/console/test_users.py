@@ -43,6 +43,7 @@ def test_add_sort_search_and_manage(gateway: Gateway, page: Page) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Add user").click()
     page.wait_for_url("**/user")
+    expect(page.locator(".toast")).to_have_text("User added")  # the message outlives the page that asked for it
     evil = next(u for u in gateway.api("GET", "/api/user/?size=100") if u["username"] == EVIL)
     assert evil["display_name"] == "Mallory" and evil["role"] == 1
 

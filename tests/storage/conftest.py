@@ -291,7 +291,8 @@ def log_row(user: UserEntry, token: TokenEntry, channel: ChannelEntry) -> dict[s
     return {"user_id": user.id, "created_at": 1_700_000_000, "type": writes.LOG_CONSUME, "content": "test",
             "username": user.username, "token_name": token.name, "model_name": "gpt-4o-mini", "quota": 0,
             "prompt_tokens": 3, "completion_tokens": 5, "channel_id": channel.id, "request_id": secrets.token_hex(8),
-            "elapsed_time": 12, "is_stream": False, "system_prompt_reset": False, "first_byte_time": 4}
+            "elapsed_time": 12, "is_stream": False, "system_prompt_reset": False, "first_byte_time": 4,
+            "upstream_model": "gpt-4o-mini"}
 
 
 def make_keeper(backend: Backend, engine: AsyncEngine, log_engine: AsyncEngine | None = None, *,

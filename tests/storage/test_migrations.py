@@ -1,4 +1,5 @@
-"""Migrations: a fresh database gets One API's schema plus Tollway's columns; a One API database upgrades in place."""
+"""Migrations: a fresh database gets One API's schema plus Tollway's columns; a One API database upgrades in place
+(test_one_api_takeover.py takes over One API databases of every age)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.storage import one_api
-from tests.storage.conftest import Backend, make_keeper
+from tests.storage.conftest import Backend
 from tollway.settings import Settings
 from tollway.storage import schema
 from tollway.storage.database import create_engine, sqlite_url
@@ -36,7 +37,7 @@ ONE_API_COLUMNS = {
     "options": {"key", "value"},
     "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
 }
-TOLLWAY_COLUMNS = {"logs": {"first_byte_time"}, "redemptions": {"used_user_id"},
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model"}, "redemptions": {"used_user_id"},
                    "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit"}}
 
 
@@ -93,74 +94,6 @@ async def test_migrate_twice_is_a_no_op(backend: Backend) -> None:
     assert await backend.sql("SELECT value FROM options") == [{"value": "hello"}]
 
 
-async def _read_all(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    """One API's rows as Tollway's schema reads them, keyed by table."""
-    async with engine.connect() as conn:
-        result = {}
-        for name in one_api.ROWS:
-            table = schema.metadata.tables[name]
-            rows = (await conn.execute(select(table))).mappings().all()
-            result[name] = [dict(row) for row in rows]
-        return result
-
-
-# How One API's rows are identified: their primary keys.
-_ROW_KEYS = {"abilities": ("group", "model", "channel_id"), "options": ("key",)}
-
-
-def _assert_rows_kept(found: dict[str, list[dict[str, Any]]], skipped: dict[str, set[str]]) -> None:
-    """Every One API row is still there with its values (leaving out columns the old schema never had)."""
-    for name, rows in one_api.ROWS.items():
-        keys = _ROW_KEYS.get(name, ("id",))
-        stored = {tuple(row[key] for key in keys): row for row in found[name]}
-        assert len(stored) == len(rows), name
-        for row in rows:
-            kept = stored[tuple(row[key] for key in keys)]
-            for column, value in row.items():
-                if column not in skipped.get(name, set()):
-                    assert kept[column] == value, (name, column)
-
-
-async def _check_import(backend: Backend, *, older: bool) -> None:
-    async with backend.engine.begin() as conn:
-        await one_api.create_one_api_database(conn, older=older)
-    await migrate(backend.engine)
-    tables = await snapshot(backend.engine)
-    assert "tollway_version" in tables
-    for name, columns in ONE_API_COLUMNS.items():
-        assert tables[name]["columns"] == columns | TOLLWAY_COLUMNS.get(name, set()), name
-    assert "idx_created_at_type" in tables["logs"]["indexes"]
-    found = await _read_all(backend.engine)
-    _assert_rows_kept(found, one_api.NEWER if older else {})
-    assert found["logs"][0]["first_byte_time"] == 0
-    if older:
-        # Columns added to existing rows carry One API's defaults, not NULLs the relay would trip on.
-        old_log, old_token = found["logs"][0], found["tokens"][0]
-        assert (old_log["elapsed_time"], old_log["is_stream"], old_log["request_id"]) == (0, False, "")
-        assert (old_token["subnet"], old_token["models"]) == ("", None)
-    # The cache loads the imported rows: the token still authenticates and the plain channel key still works.
-    keeper = make_keeper(backend, backend.engine)
-    await keeper.reload()
-    token = keeper.cache.tokens[one_api.TOKEN_KEY]
-    assert (token.user_id, token.remain.value, token.used.value, token.unlimited) == (2, 400, 25, False)
-    assert keeper.cache.users[2].group == "vip" and keeper.cache.users[1].role == 100
-    assert keeper.cache.channels[3].key == one_api.PLAIN_CHANNEL_KEY
-    assert keeper.cache.routes.models("vip") == ["gpt-3.5-turbo", "gpt-4o-mini"]
-    # A second migrate on the imported database changes nothing.
-    await migrate(backend.engine)
-    assert await snapshot(backend.engine) == tables
-
-
-async def test_one_api_database_migrates_in_place(backend: Backend) -> None:
-    """A current One API database keeps its rows and indexes and gains `logs.first_byte_time`."""
-    await _check_import(backend, older=False)
-
-
-async def test_older_one_api_database_gains_missing_columns(backend: Backend) -> None:
-    """A database from a One API release before lark/oidc ids, token subnets or stream flags gains those columns."""
-    await _check_import(backend, older=True)
-
-
 async def test_new_ids_continue_after_imported_rows(backend: Backend) -> None:
     """Rows inserted after the import get fresh ids rather than colliding with One API's."""
     async with backend.engine.begin() as conn:
@@ -177,7 +110,7 @@ async def test_log_role_creates_only_logs(backend: Backend) -> None:
     await migrate(logs_engine, role="logs")
     tables = await snapshot(logs_engine)
     assert set(tables) == {"logs", "log_rollups", "tollway_version"}
-    assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | {"first_byte_time"}
+    assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | TOLLWAY_COLUMNS["logs"]
     await migrate(logs_engine, role="logs")
     assert await snapshot(logs_engine) == tables
 

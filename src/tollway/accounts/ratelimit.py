@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tollway.console.i18n import language_of, translate_message
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +146,17 @@ class RateLimitMiddleware:
             for limit in limits:
                 wait = await services.accounts.limiter.admit(limit, client)
                 if wait > 0:
-                    await _refuse(send, limit, wait)
+                    await _refuse(send, limit, wait, language_of(HTTPConnection(scope)))
                     return
         await self.app(scope, receive, send)
 
 
-async def _refuse(send: Send, limit: Limit, wait: float) -> None:
+async def _refuse(send: Send, limit: Limit, wait: float, language: str) -> None:
     seconds = max(1, math.ceil(wait))
     scope_name = "sign-in, registration and verification requests" if limit.mark == "CT" else "requests"
-    body = orjson.dumps({"success": False, "message": (
-        f"too many {scope_name} from your address (at most {limit.count} in {limit.window_s} seconds); "
-        f"try again in {seconds} seconds")})
+    message = (f"too many {scope_name} from your address (at most {limit.count} in {limit.window_s} seconds); "
+               f"try again in {seconds} seconds")
+    body = orjson.dumps({"success": False, "message": translate_message(message, language)})
     await send({"type": "http.response.start", "status": 429, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(seconds).encode())]})

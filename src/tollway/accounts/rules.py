@@ -8,6 +8,12 @@ USERNAME_MAX = 32
 DISPLAY_NAME_MAX = 32
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
+# One API's default root password and the passwords tried first by anyone guessing.
+_COMMON_PASSWORDS = frozenset({
+    "123456", "1234567", "12345678", "123456789", "1234567890", "000000", "111111", "88888888", "666666",
+    "password", "password1", "passw0rd", "admin", "admin123", "administrator", "root", "root123", "toor", "qwerty",
+    "qwerty123", "abc123", "abcd1234", "iloveyou", "letmein", "changeme", "welcome", "oneapi", "one-api",
+})
 
 
 def username(value: object) -> str:
@@ -35,3 +41,11 @@ def password(value: object) -> str:
     if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         raise InvalidRequest(f"password must be {PASSWORD_MIN}-{PASSWORD_MAX} characters")
     return value
+
+
+def weak_password(value: str, name: str) -> bool:
+    """Whether a password (checked at sign-in, where it is at hand) is short, common, One API's default or the
+    account's own name: such an account is warned until the password changes."""
+    lowered = value.lower()
+    return (len(value) < PASSWORD_MIN or lowered in _COMMON_PASSWORDS or lowered == name.lower()
+            or len(set(value)) <= 2)

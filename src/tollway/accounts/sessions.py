@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tollway.accounts import csrf
 from tollway.bodies import read_body
+from tollway.console.i18n import language_of, translate_message
 from tollway.errors import TollwayError
 from tollway.storage import schema
 
@@ -143,9 +144,11 @@ class SessionRegistry:
         self._gone[key] = time.monotonic() + _GONE_TTL_S
 
 
-def is_https(connection: HTTPConnection, server_address: str) -> bool:
-    """Whether cookies must be Secure: the request came over HTTPS (as a trusted proxy says) or ServerAddress is."""
-    return connection.url.scheme in ("https", "wss") or server_address.lower().startswith("https://")
+def is_https(connection: HTTPConnection) -> bool:
+    """Whether cookies must be Secure: the request itself came over HTTPS, directly or as a trusted proxy's
+    X-Forwarded-Proto says (FORWARDED_ALLOW_IPS). Never from ServerAddress: an imported `https://` address would
+    make the cookie Secure on plain HTTP, where the browser then drops it and no sign-in sticks."""
+    return connection.url.scheme in ("https", "wss")
 
 
 class SessionMiddleware:
@@ -189,7 +192,7 @@ class SessionMiddleware:
             if checked is None:
                 return
             receive = checked
-        secure = is_https(connection, server_address)
+        secure = is_https(connection)
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -228,7 +231,8 @@ class SessionMiddleware:
                 body = b""
             if csrf.token_matches(expected, csrf.form_token(body)):
                 return _replay(body, receive)
-        payload = orjson.dumps({"success": False, "message": csrf.refusal()})
+        payload = orjson.dumps({"success": False, "message": translate_message(csrf.refusal(),
+                                                                               language_of(connection))})
         await send({"type": "http.response.start", "status": 403, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})

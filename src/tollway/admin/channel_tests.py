@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import ROLE_ADMIN, Principal, api, int64, ok, path_id
+from tollway.admin.envelope import ROLE_ADMIN, Principal, api, int64, ok, path_id, said
 from tollway.errors import InvalidRequest
 from tollway.storage import schema
 from tollway.storage.cache import ChannelEntry, Row
@@ -48,7 +48,7 @@ async def test_one(request: Request, services: Services, principal: Principal) -
     if request.query_params.get("all_models", "").lower() in ("1", "true", "yes"):
         found = await tester.test_models(channel)
         passed = sum(1 for result in found if result.success)
-        body = {"success": passed == len(found), "message": f"{passed} of {len(found)} models passed",
+        body = {"success": passed == len(found), "message": said(request, f"{passed} of {len(found)} models passed"),
                 "time": round(max(result.took for result in found), 3), "modelName": "",
                 "data": [{"model": r.model, "success": r.success, "message": r.message,
                           "time": round(r.took, 3) if r.success else 0.0} for r in found]}

@@ -162,7 +162,11 @@ async def _load(services: Services, channel_id: int) -> dict[str, Any]:
 
 @api(ROLE_ADMIN)
 async def get_channel(request: Request, services: Services, principal: Principal) -> Response:
-    return ok(channel_view(await _load(services, path_id(request)), services.cache, services.keybox))
+    """One channel for an edit form, without `key` as One API answers it: a form that never holds the key cannot
+    send a masked one back, and an update without a key keeps the stored one."""
+    view = channel_view(await _load(services, path_id(request)), services.cache, services.keybox)
+    del view["key"]
+    return ok(view)
 
 
 @api(ROLE_ADMIN)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from tollway.admin.names import refuse_nul, refuse_nul_query
 from tollway.bodies import read_body
+from tollway.console.i18n import language_of, translate_message
 from tollway.errors import AuthenticationFailed, InvalidRequest, PermissionDenied, TollwayError
 
 if TYPE_CHECKING:
@@ -56,12 +57,22 @@ def ok(data: Any = None, message: str = "") -> Response:
     return envelope(data, message=message)
 
 
-def failure(exc: TollwayError) -> Response:
-    """An error in the envelope: 401 and 403 keep their status; other refusals answer 200 as One API does."""
-    status = exc.status_code if exc.status_code in (401, 403, 413, 429) else 200
-    if exc.status_code >= 500:
+NOT_SIGNED_IN = "not_signed_in"
+
+
+def failure(exc: TollwayError, request: Request | None = None) -> Response:
+    """An error in the envelope with One API's status: 200 for every refusal (a bad access token, a banned user and
+    a role too low included, so One API's web UI shows the message), 401 only when no credentials came at all.
+    The message is in the caller's language (the console's `lang` cookie, else Accept-Language)."""
+    status = 200
+    if exc.code == NOT_SIGNED_IN or exc.status_code in (413, 429) or exc.status_code >= 500:
         status = exc.status_code
-    return envelope(success=False, message=exc.message, status=status)
+    return envelope(success=False, message=said(request, exc.message), status=status)
+
+
+def said(request: Request | None, message: str) -> str:
+    """A message of the management API in the language of the request's sender."""
+    return translate_message(message, language_of(request)) if request is not None else message
 
 
 def principal_of(request: Request, services: Services) -> Principal | None:
@@ -97,16 +108,16 @@ def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Resp
             try:
                 principal = principal_of(request, services)
                 if principal is None:
-                    raise AuthenticationFailed("not signed in and no access token provided")
+                    raise AuthenticationFailed("not signed in and no access token provided", code=NOT_SIGNED_IN)
                 if principal.role < min_role:
                     raise PermissionDenied("you do not have permission to do this")
                 refuse_nul_query(request)
                 return await handler(request, services, principal)
             except TollwayError as exc:
-                return failure(exc)
+                return failure(exc, request)
             except Exception:
                 log.exception("management request %s %s failed", request.method, request.url.path)
-                return failure(TollwayError("internal error in Tollway"))
+                return failure(TollwayError("internal error in Tollway"), request)
 
         return endpoint
 
@@ -122,10 +133,10 @@ def public(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
             refuse_nul_query(request)
             return await handler(request, services)
         except TollwayError as exc:
-            return failure(exc)
+            return failure(exc, request)
         except Exception:
             log.exception("management request %s %s failed", request.method, request.url.path)
-            return failure(TollwayError("internal error in Tollway"))
+            return failure(TollwayError("internal error in Tollway"), request)
 
     return endpoint
 

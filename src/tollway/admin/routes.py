@@ -37,7 +37,7 @@ async def invalid_url(request: Request) -> Response:
 
 
 def api_routes() -> list[BaseRoute]:
-    """All /api routes; `/api/user/` also answers as `/api/user`, as gin's trailing-slash redirect allowed."""
+    """All /api routes, with One API's slashes (`/api/user/`); app.py adds gin's redirects for the other forms."""
     routes: list[BaseRoute] = []
     modules = (
         status, sessions, users, tokens, channels, options, logs,
@@ -49,9 +49,6 @@ def api_routes() -> list[BaseRoute]:
         channel_health,
     )
     for module in modules:
-        for route in module.routes():
-            routes.append(route)
-            if isinstance(route, Route) and route.path.endswith("/") and len(route.path) > 1:
-                routes.append(Route(route.path.rstrip("/"), route.endpoint, methods=route.methods))
+        routes.extend(module.routes())
     routes.append(Route("/{rest:path}", invalid_url, methods=_ANY_METHOD))
     return routes

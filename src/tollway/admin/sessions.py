@@ -25,6 +25,7 @@ from tollway.admin.envelope import (
     ok,
     public,
     read_json,
+    said,
 )
 from tollway.admin.views import user_view
 from tollway.errors import InvalidRequest, PermissionDenied
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from tollway.services import Services
 
 users = schema.users
+WEAK_PASSWORD = "weak_password"  # session flag read by the console's banner
+WEAK_PASSWORD_NOTICE = ("signed in, but this password is weak (One API's default 123456, a common password or "
+                        "the username): change it now under Settings")
 
 
 @public
@@ -60,6 +64,11 @@ async def login(request: Request, services: Services) -> Response:
         async with services.engine.begin() as conn:
             await conn.execute(update(users).where(users.c.id == row["id"]).values(password=rehashed))
     await sign_in(request, services.accounts.sessions, row)
+    if rules.weak_password(secret, row["username"]):
+        # The password keeps working (switching from One API must lock nobody out), but the console shows a banner
+        # for this session and every sign-in says so, until the password is changed.
+        request.session[WEAK_PASSWORD] = True
+        return ok({**signed_in_view(row), "weak_password": True}, message=said(request, WEAK_PASSWORD_NOTICE))
     return ok(signed_in_view(row))
 
 
@@ -106,6 +115,8 @@ async def update_self(request: Request, services: Services, principal: Principal
     if "username" in values and "id" in request.session:
         request.session["username"] = row["username"]
     if "password" in values:
+        if "id" in request.session:
+            request.session[WEAK_PASSWORD] = rules.weak_password(str(data["password"]), row["username"])
         # Whoever else holds a session of this account (a stolen cookie, a forgotten device) is signed out.
         await services.accounts.sessions.end_user(principal.id, keep=request.session.get("sid"))
     return ok(user_view(row, services.cache))

@@ -16,12 +16,18 @@ if TYPE_CHECKING:
     from tollway.services import Services
 
 
+# One API's web UI shows "new version available" whenever `version` differs from the version it was built as, except
+# for "v0.0.0" (what an untagged One API build reports); Tollway's own version has a field of its own.
+ONE_API_UI_VERSION = "v0.0.0"
+
+
 @public
 async def status(request: Request, services: Services) -> Response:
     """One API's `GetStatus` fields, so existing front-ends and health checks keep working."""
     o = services.cache.options
     return ok({
-        "version": __version__,
+        "version": ONE_API_UI_VERSION,
+        "tollway_version": __version__,
         "start_time": services.started_at,
         "email_verification": o["EmailVerificationEnabled"],
         "github_oauth": o["GitHubOAuthEnabled"],
@@ -80,5 +86,4 @@ def routes() -> list[Route]:
         _option_text("/home_page_content", "HomePageContent"),
         Route("/models", models_by_type, methods=["GET"]),
         Route("/group/", groups, methods=["GET"]),
-        Route("/group", groups, methods=["GET"]),
     ]

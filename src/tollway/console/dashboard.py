@@ -57,30 +57,44 @@ def summarize(rows: list[dict[str, Any]], first_day: int) -> Usage:
     return found
 
 
-def draw(found: Usage, _: Translator, quota: charts.Format) -> dict[str, charts.Chart]:
-    """The dashboard's four charts."""
+def draw(found: Usage, _: Translator, quota: charts.Format, *, money: bool, per_unit: float) -> dict[str, charts.Chart]:
+    """The dashboard's four charts; quota is charted in what the console shows, dollars or quota units, and every
+    scale says which (`$0.25`, `$1.5K`; `12K`, `3M` units)."""
     days = list(found.days)
     names = [day[5:] for day in days]  # MM-DD under the columns
     per_day = list(found.days.values())
+    scale = per_unit if money else 1.0
 
     def count(value: float) -> str:
         return f"{int(value):,}"
 
+    def counted(value: float) -> str:
+        return charts.compact(value, money=False)
+
+    def amount(value: float) -> str:  # a charted amount (dollars or units) as the console writes quota
+        return quota(value * scale)
+
+    def amount_axis(value: float) -> str:
+        return charts.compact(value, money=money)
+
     return {
         "requests": charts.columns(
-            names, [charts.Series(_("Requests"), [d.requests for d in per_day])], count,
+            names, [charts.Series(_("Requests"), [d.requests for d in per_day])], count, axis=counted,
             summary=_("Requests per day, last 7 days: {total} in all", total=count(found.total.requests))),
         "quota": charts.line(
-            names, charts.Series(_("Quota used"), [d.quota for d in per_day]), quota,
+            names, charts.Series(_("Quota used"), [d.quota / scale for d in per_day]), amount, whole=not money,
+            axis=amount_axis,
             summary=_("Quota used per day, last 7 days: {total} in all", total=quota(found.total.quota))),
         "tokens": charts.columns(
             names, [charts.Series(_("Prompt tokens"), [d.prompt for d in per_day]),
-                    charts.Series(_("Completion tokens"), [d.completion for d in per_day])], count,
+                    charts.Series(_("Completion tokens"), [d.completion for d in per_day])], count, axis=counted,
             summary=_("Tokens per day, last 7 days: {total} in all",
                       total=count(found.total.prompt + found.total.completion))),
         "models": charts.bars(
-            [(name or _("(no model)"), totals.quota) for name, totals in list(found.models.items())[:MODEL_BARS]],
-            quota, summary=_("Quota used by model, last 7 days: {count} models", count=len(found.models))),
+            [(name or _("(no model)"), totals.quota / scale)
+             for name, totals in list(found.models.items())[:MODEL_BARS]],
+            amount, whole=not money, axis=amount_axis,
+            summary=_("Quota used by model, last 7 days: {count} models", count=len(found.models))),
     }
 
 
@@ -100,7 +114,9 @@ async def dashboard(request: Request, services: Services, seen: Visitor) -> Resp
         services, [rollups.c.user_id == owner, rollups.c.day >= first, rollups.c.day <= last])
     found = summarize(rows, first)
     translate = Translator(seen.language)
-    figures = draw(found, translate, lambda value: format_quota(services, value))
+    options = services.cache.options
+    figures = draw(found, translate, lambda value: format_quota(services, value),
+                   money=bool(options["DisplayInCurrencyEnabled"]), per_unit=options.quota_per_unit)
     user = seen.user
     return render(request, services, "dashboard/index.html", everyone=everyone, username=username,
                   unknown_user=bool(username) and owner is None, usage=found, charts=figures,

@@ -108,7 +108,11 @@ def render(request: Request, services: Services, template: str, *, status: int =
         "user": seen.user,
         "role": seen.role,
         "nav": navigation(seen.role) if seen.user else [],
+        # Set at sign-in with a weak password (admin/sessions.py), cleared when the password changes.
+        "weak_password": seen.user is not None and bool(request.session.get("weak_password")),
         "path": request.url.path,
+        # The page with its query, so that switching the language keeps a list's filters.
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "system_name": options["SystemName"] or "Tollway",
         "logo": options["Logo"],
         "footer": options["Footer"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -13,6 +13,12 @@ from tollway.console import channels, dashboard, logs, public, redemptions, sett
 from tollway.console.render import render
 
 STATIC = Path(__file__).parent / "static"
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico on their own; the console's icon (pages link the Logo option when it is set)."""
+    return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=604800"})
 
 
 async def not_found(request: Request) -> Response:
@@ -29,7 +35,8 @@ def console_routes() -> list[BaseRoute]:
         channels, redemptions, users,
         settings,
     )
-    routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
+    routes: list[BaseRoute] = [Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+                               Route("/favicon.ico", favicon, methods=["GET"])]
     for module in modules:
         routes.extend(module.routes())
     routes.append(Route("/{rest:path}", not_found, methods=["GET"]))

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tollway.admin.envelope import said
 from tollway.admin.views import user_view
 from tollway.console import i18n, markdown, settings_forms
 from tollway.console.providers import base_url, oauth_buttons
@@ -111,14 +112,15 @@ async def preview(request: Request) -> Response:
     services: Services = request.app.state.services
     seen = visitor(request, services)
     if seen.role < ROLE_ROOT:
-        return JSONResponse({"success": False, "message": "you do not have permission to do this"}, status_code=403)
+        return JSONResponse({"success": False, "message": said(request, "you do not have permission to do this")},
+                            status_code=403)
     try:
         data = await request.json()
     except ValueError:
         data = None
     text = data.get("text") if isinstance(data, dict) else None
     if not isinstance(text, str):
-        return JSONResponse({"success": False, "message": "text is required"})
+        return JSONResponse({"success": False, "message": said(request, "text is required")})
     translate = i18n.Translator(seen.language)
     if data.get("key") in _FRAMED and text.startswith("https://"):  # as console/public.py shows these
         html = f"<p>{escape(translate(_('This page will show {address} in a frame.'), address=text))}</p>"

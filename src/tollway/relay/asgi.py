@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tollway import bodies
+from tollway import bodies, trailing_slash
 from tollway.errors import TollwayError
 from tollway.relay.reply import EVENT_STREAM, Reply, error_reply
 from tollway.relay.request_ids import RequestIds
+from tollway.trailing_slash import Redirect
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -101,6 +102,7 @@ class Router:
     """Finds the endpoint of a method and path: exact paths by one dict lookup, then the few patterns in order."""
 
     def __init__(self, routes: list[Route], fallback: Endpoint) -> None:
+        self.table = trailing_slash.RouteTable((method, route.path) for route in routes for method in route.methods)
         self.exact: dict[tuple[str, str], Endpoint] = {}
         self.patterns: list[tuple[frozenset[str], str, str, str, Endpoint]] = []
         self.fallback = fallback
@@ -119,20 +121,18 @@ class Router:
         for methods, prefix, name, suffix, found in self.patterns:
             if method in methods and path.startswith(prefix) and path.endswith(suffix):
                 value = path[len(prefix):len(path) - len(suffix)]
-                if value and len(path) >= len(prefix) + len(suffix):
+                # A parameter never ends in `/`: `/v1/models/gpt-4o/` is a trailing slash to redirect away.
+                if value and value[-1] != "/" and len(path) >= len(prefix) + len(suffix):
                     return found, {name: value}
         return None
 
-    def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]] | str:
-        """The endpoint, or the path to redirect to (gin's RedirectTrailingSlash), or the fallback."""
+    def resolve(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]] | Redirect:
+        """The endpoint, or where gin's RedirectTrailingSlash would send the request, or the fallback."""
         found = self.find(method, path)
         if found is not None:
             return found
-        if len(path) > 1 and path.endswith("/"):
-            trimmed = path.rstrip("/")
-            if any(self.find(m, trimmed) is not None for m in ("GET", "POST", "DELETE", "PUT", "PATCH")):
-                return trimmed
-        return self.fallback, {}
+        moved = trailing_slash.redirect(method, path, self.table)
+        return moved if moved is not None else (self.fallback, {})
 
 
 class RelayApp:
@@ -153,7 +153,7 @@ class RelayApp:
         cors = (_VARY, _ALLOW_ORIGIN, _EXPOSE) if origin is not None else (_VARY,)
         path: str = scope["path"]
         resolved = self.router.resolve(method, path)
-        if isinstance(resolved, str):
+        if isinstance(resolved, Redirect):
             await _redirect(scope, resolved, method, cors, send)
             return
         endpoint, params = resolved
@@ -265,11 +265,14 @@ async def _preflight(headers: dict[bytes, bytes], send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _redirect(scope: Scope, path: str, method: str, cors: tuple[tuple[bytes, bytes], ...], send: Send) -> None:
+async def _redirect(scope: Scope, moved: Redirect, method: str, cors: tuple[tuple[bytes, bytes], ...],
+                    send: Send) -> None:
+    """gin's redirect, as Go's http.Redirect writes it (a short HTML body for GET and HEAD only)."""
     query: bytes = scope.get("query_string", b"")
-    location = path.encode() + (b"?" + query if query else b"")
-    status = 301 if method == "GET" else 307
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"location", location), *cors, (b"content-length", b"0")]})
-    await send({"type": "http.response.body", "body": b""})
-
+    location = moved.location.encode() + (b"?" + query if query else b"")
+    body = b'<a href="' + location + b'">Moved Permanently</a>.\n\n' if method in ("GET", "HEAD") else b""
+    headers = [(b"location", location), *cors, (b"content-length", str(len(body)).encode())]
+    if body:
+        headers.append((b"content-type", b"text/html; charset=utf-8"))
+    await send({"type": "http.response.start", "status": moved.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

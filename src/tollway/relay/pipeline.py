@@ -229,6 +229,7 @@ class Relay:
             "username": attempt.caller.user.username,
             "token_name": attempt.caller.token.name,
             "model_name": attempt.call.model,
+            "upstream_model": attempt.target.model,
             "quota": 0,
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,

@@ -129,6 +129,9 @@ logs = Table(
     Column("system_prompt_reset", Boolean, default=False),
     # Tollway: milliseconds from the start of the call to the first byte from the upstream.
     Column("first_byte_time", BigInteger, default=0),
+    # Tollway: the model sent upstream after the channel's model mapping (One API logged only this one; Tollway
+    # keeps the requested model in model_name). NULL in logs written before Tollway recorded it.
+    Column("upstream_model", String(191), nullable=True),
     Index("idx_created_at_type", "created_at", "type"),
     Index("index_username_model_name", "username", "model_name"),
     sqlite_autoincrement=True,
@@ -224,6 +227,16 @@ markers = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("version", BigInteger, default=0),
+)
+
+# Tollway: a check value of the key that seals upstream keys (crypto.KeyBox.check_value), written on the first
+# start, so that a start with another key (a lost data/secret.key, a new working directory) stops at once.
+key_checks = Table(
+    "tollway_key_checks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(64), nullable=False),
+    Column("created_at", BigInteger, default=0),
 )
 
 # Indexes for the log filters, each answering "newest 10 with this value" without a sort: type (a rare type must not

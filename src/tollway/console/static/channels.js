@@ -6,6 +6,16 @@
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
   const byId = (id) => document.getElementById(id);
 
+  // "Added 2 channels." and "Channel saved." belong to the visit that follows the form: take their mark off the
+  // address, so that a reload (or a bookmark) does not announce them again.
+  const marks = new URLSearchParams(window.location.search);
+  if (marks.has("added") || marks.has("saved")) {
+    marks.delete("added");
+    marks.delete("saved");
+    const rest = marks.toString();
+    window.history.replaceState(null, "", window.location.pathname + (rest ? `?${rest}` : "") + window.location.hash);
+  }
+
   function cookie(name) {
     const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
     return found ? decodeURIComponent(found.slice(name.length + 1)) : "";

@@ -5,6 +5,7 @@
 const Tollway = (() => {
   const strings = (window.TOLLWAY && window.TOLLWAY.strings) || {};
   const t = (text) => strings[text] || text;
+  const PENDING_TOAST = "tollway-toast";
 
   function cookie(name) {
     const found = document.cookie.split("; ").find((part) => part.startsWith(name + "="));
@@ -102,7 +103,12 @@ const Tollway = (() => {
   // After a successful call: data-then="reload" | a URL | "copy:<field of the answer>" | nothing.
   async function after(element, data) {
     const then = element.dataset.then || "";
-    if (element.dataset.success !== undefined) toast(element.dataset.success || t("Done"));
+    if (element.dataset.success !== undefined) {
+      const text = element.dataset.success || t("Done");
+      // A page about to be left keeps the message for the next one (a toast would vanish with this page).
+      if (then === "reload" || then === "next" || then.startsWith("/")) sessionStorage.setItem(PENDING_TOAST, text);
+      else toast(text);
+    }
     if (then === "reload") { window.location.reload(); return; }
     if (then.startsWith("copy:")) { await copy(String(data && data[then.slice(5)] !== undefined ? data[then.slice(5)] : data)); return; }
     if (then.startsWith("/")) { window.location.href = then; return; }
@@ -181,7 +187,24 @@ const Tollway = (() => {
   document.addEventListener("change", (event) => {
     if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
   });
-  document.addEventListener("DOMContentLoaded", () => localTimes(document));
+  // Each cell of a stacked list learns its column's name, shown above it when a phone turns rows into cards.
+  function stackLabels(root) {
+    for (const table of root.querySelectorAll("table.stack")) {
+      const names = [...table.querySelectorAll(":scope > thead th")].map((th) => th.textContent.trim());
+      for (const row of table.querySelectorAll(":scope > tbody > tr")) {
+        [...row.cells].forEach((cell, index) => {
+          if (!cell.hasAttribute("colspan") && names[index]) cell.dataset.label = names[index];
+        });
+      }
+    }
+  }
+
+  function pendingToast() {
+    const text = sessionStorage.getItem(PENDING_TOAST);
+    if (text) { sessionStorage.removeItem(PENDING_TOAST); toast(text); }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { localTimes(document); stackLabels(document); pendingToast(); });
 
   return { api, toast, copy, confirmed, formBody, t, localTimes };
 })();

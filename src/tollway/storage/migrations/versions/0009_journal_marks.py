@@ -3,8 +3,8 @@
 The keeper records, in the same transaction as each batch of logs, the last journal sequence number the
 batch covers (storage/journal.py), so a replay after a crash writes every log exactly once.
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from alembic import op
 
 from tollway.storage import schema
 
-revision = "0008"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0008"
 
 
 def upgrade() -> None:

@@ -4,8 +4,8 @@ Idempotent like 0003: a fresh database already has these columns from 0001 (whic
 an older Tollway or a One API database gains them here. All are nullable, so One API keeps working on the
 same database.
 
-Revision ID: 0007
-Revises: 0005
+Revision ID: 0010
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0005"
+revision = "0010"
+down_revision = "0009"
 
 _COLUMNS: dict[str, tuple[tuple[str, Any], ...]] = {
     "channels": (("status_reason", sa.Text), ("status_time", sa.BigInteger)),
