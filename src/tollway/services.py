@@ -96,7 +96,8 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
         ledger=ledger, transport=transport, relay=relay, auth=Authenticator(cache, keeper),
         started_at=int(time.time()), accounts=accounts,
     )
-    services.guards = open_guards(services)
+    services.guards = relay.guards = open_guards(services)
+    keeper.on_flushed = services.guards.metrics.flushed
     services.operations = Operations(services)
     await services.operations.start()
     return services

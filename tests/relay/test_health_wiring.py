@@ -1,10 +1,6 @@
 """The relay with channel health, rate limits and metrics wired in, through the official `openai` SDK against mock
 upstreams that fail on purpose: revoked keys, 5xx bursts on one model, timeouts, 429 with Retry-After, errors inside
 an HTTP 200 stream.
-
-WIRING: every test below but the first needs the pipeline to call `health.failed` / `health.succeeded`,
-`routes.pick(..., health)`, `limits.admit` / `limits.spent` and `metrics.call_done` (see the h14 report). They are
-skipped until the hot-path rewrite wires them; unskip them then.
 """
 
 from __future__ import annotations
@@ -20,8 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import Gateway, settings_for
 from tests.upstreams.openai_mock import OpenAIMock
-
-needs_wiring = pytest.mark.skip(reason="needs pipeline wiring from the hot-path rewrite")
 
 REVOKED = {"error": {"message": "Incorrect API key provided: sk-revo***", "type": "invalid_request_error",
                      "param": None, "code": "invalid_api_key"}}
@@ -57,7 +51,6 @@ def test_the_mock_fails_as_planned(mock: OpenAIMock, mock_url: str) -> None:
     assert streamed.status_code == 200 and "insufficient_quota" in streamed.text and "[DONE]" not in streamed.text
 
 
-@needs_wiring
 def test_a_revoked_key_is_disabled_and_the_healthy_channel_serves(gateway: Gateway, mock: OpenAIMock,
                                                                   mock_url: str) -> None:
     options(gateway, AutomaticDisableChannelEnabled=True, RetryTimes=1)
@@ -72,7 +65,6 @@ def test_a_revoked_key_is_disabled_and_the_healthy_channel_serves(gateway: Gatew
     assert shown["status"] == 3 and "refused the channel's key" in shown["status_reason"]
 
 
-@needs_wiring
 def test_an_exhausted_account_reported_inside_a_200_stream_is_disabled(gateway: Gateway, mock: OpenAIMock,
                                                                        mock_url: str) -> None:
     options(gateway, AutomaticDisableChannelEnabled=True, RetryTimes=1)
@@ -88,7 +80,6 @@ def test_an_exhausted_account_reported_inside_a_200_stream_is_disabled(gateway: 
     assert "out of credit" in gateway.api("GET", f"/api/channel/{empty}")["status_reason"]
 
 
-@needs_wiring
 def test_a_model_failing_on_one_channel_steps_aside_and_comes_back(gateway: Gateway, mock: OpenAIMock,
                                                                    mock_url: str) -> None:
     """5xx on one (channel, model) pair: after the threshold that pair gets no calls, the channel's other model
@@ -115,7 +106,6 @@ def test_a_model_failing_on_one_channel_steps_aside_and_comes_back(gateway: Gate
     assert gateway.api("GET", "/api/channel/health")["cooling"] == []
 
 
-@needs_wiring
 def test_timeouts_and_429s_count_too(tmp_path: Path, mock: OpenAIMock, mock_url: str) -> None:
     gateway = Gateway(settings_for(tmp_path, RELAY_TIMEOUT="1"))
     try:
@@ -134,7 +124,6 @@ def test_timeouts_and_429s_count_too(tmp_path: Path, mock: OpenAIMock, mock_url:
         gateway.close()
 
 
-@needs_wiring
 def test_every_candidate_cooling_still_gets_an_answer(gateway: Gateway, mock: OpenAIMock, mock_url: str) -> None:
     """The least recently failed pair is tried rather than answering 503 at once."""
     options(gateway, ChannelCooldownMinCalls=2, ChannelCooldownSeconds=600)
@@ -149,7 +138,6 @@ def test_every_candidate_cooling_still_gets_an_answer(gateway: Gateway, mock: Op
     assert gateway.api("GET", "/api/channel/health")["cooling"] == []  # that call was the trial, and it passed
 
 
-@needs_wiring
 def test_rate_limits_answer_429_with_retry_after(relay: Gateway) -> None:
     gateway = relay
     _, alice = gateway.create_user("alice", quota=10_000_000)
@@ -171,7 +159,6 @@ def test_rate_limits_answer_429_with_retry_after(relay: Gateway) -> None:
         other.chat.completions.create(model="gpt-4o-mini", messages=HI)
 
 
-@needs_wiring
 def test_metrics_count_calls(tmp_path: Path, mock: OpenAIMock, mock_url: str) -> None:
     gateway = Gateway(settings_for(tmp_path, METRICS_TOKEN="scrape"))
     try:

@@ -54,11 +54,16 @@ class Limiter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def admit(self, caller: Caller, estimated_tokens: int) -> Ticket | None:
-        """Charge the call to every bucket that limits it, or raise RateLimited (429 with Retry-After)."""
+    async def admit(self, caller: Caller, estimated_tokens: int | Callable[[], int]) -> Ticket | None:
+        """Charge the call to every bucket that limits it, or raise RateLimited (429 with Retry-After).
+
+        `estimated_tokens` may be a function: it is called only when a token bucket needs the figure.
+        """
         limits = limits_of(self.cache.options, caller.token, caller.user)
         if not limits:
             return None
+        if callable(estimated_tokens):
+            estimated_tokens = estimated_tokens() if any(limit.unit == TOKENS for limit in limits) else 0
         charges = [(limit.key, 60.0 / limit.per_minute,
                     1.0 if limit.unit == REQUESTS else float(min(max(estimated_tokens, 0), limit.per_minute)))
                    for limit in limits]

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -18,20 +19,24 @@ from tollway.billing import pricing, tokenizer
 from tollway.billing.ledger import Hold, Ledger
 from tollway.billing.pricing import Price
 from tollway.billing.tokenizer import Counter
-from tollway.errors import InsufficientQuota, NoChannel, PermissionDenied, TollwayError, UpstreamError
+from tollway.errors import InsufficientQuota, NoChannel, PermissionDenied, RateLimited, TollwayError, UpstreamError
+from tollway.limits.limiter import Ticket
 from tollway.relay import assembly, streaming
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
 from tollway.relay.dialogue import Dialogue
-from tollway.relay.redaction import redact_error
+from tollway.relay.redaction import redact, redact_error, secrets_of
 from tollway.relay.reply import JSON, Reply
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
 from tollway.relay.usage_limits import bounded
 from tollway.routing import channel_types
 from tollway.storage.cache import Cache, ChannelEntry
+
+if TYPE_CHECKING:
+    from tollway.guards import Guards
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class Attempt:
     started: float
     upstream: UpstreamRequest | None = None
     first_byte: float = 0.0
+    ticket: Ticket | None = None  # what the rate limits charged for the call
 
     def mark_first_byte(self) -> None:
         if not self.first_byte:
@@ -69,10 +75,31 @@ class Relay:
         self.ledger = ledger
         self.dialogue = dialogue
         self.adaptors = adaptors
+        # Channel health, rate limits and metrics, set once they are built (tollway/guards.py).
+        self.guards: Guards | None = None
 
     async def handle(self, call: Call, caller: Caller, request_id: str) -> Reply:
         """Serve one call, trying further channels after retryable failures while nothing was sent."""
         started = time.monotonic()
+        guards = self.guards
+        if guards is None:
+            return await self._try(call, caller, request_id, started, None)
+        try:
+            # Token limits charge the prompt up front (counted only for a caller they apply to); `spent` adds
+            # the completion once it is known.
+            ticket = await guards.limits.admit(caller, lambda: self._count_now(call))
+        except RateLimited as exc:
+            guards.metrics.refused(exc.error_type)
+            raise
+        try:
+            return await self._try(call, caller, request_id, started, ticket)
+        except TollwayError as exc:
+            guards.limits.spent(ticket, 0)
+            guards.metrics.call_done(call.model, 0, exc.status_code, call.stream, time.monotonic() - started)
+            raise
+
+    async def _try(self, call: Call, caller: Caller, request_id: str, started: float, ticket: Ticket | None
+                   ) -> Reply:
         retries = 0 if caller.pinned_channel is not None else self.cache.options.retry_times
         tried: set[int] = set()
         failure: TollwayError | None = None
@@ -80,24 +107,20 @@ class Relay:
             channel = self._choose(call, caller, tried)
             if channel is None:
                 break
+            if tried and self.guards is not None:
+                self.guards.metrics.retried()
             tried.add(channel.id)
             try:
                 attempt = await self._begin(call, caller, channel, request_id, started)
             except UpstreamError as exc:
                 failure = exc
                 continue
+            attempt.ticket = ticket
             try:
                 return await self._send(attempt)
             except UpstreamError as exc:
-                redact_error(exc, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
-                self.ledger.refund(attempt.hold)
-                if exc.status_code == 401:
-                    # A credential the provider no longer accepts (even one refused with HTTP 200, as
-                    # Baidu does) is obtained afresh by the next call instead of failing until it expires.
-                    self.dialogue.refused(attempt.adaptor, attempt.target)
+                self._failed(attempt, exc)
                 failure = exc
-                log.warning("request %s: channel %s (%s) failed: %s", request_id, channel.id, channel.name,
-                            exc.message)
                 if not exc.retryable:
                     break
             except BaseException:
@@ -109,6 +132,20 @@ class Relay:
             raise failure
         raise NoChannel(f"no available channel for model {call.model} in group {caller.user.group}")
 
+    def _failed(self, attempt: Attempt, exc: UpstreamError) -> None:
+        """An attempt failed: refund it, keep its secrets out of the message, and let channel health know."""
+        redact_error(exc, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
+        self.ledger.refund(attempt.hold)
+        if exc.status_code == 401:
+            # A credential the provider no longer accepts (even one refused with HTTP 200, as
+            # Baidu does) is obtained afresh by the next call instead of failing until it expires.
+            self.dialogue.refused(attempt.adaptor, attempt.target)
+        channel = attempt.target.channel
+        if self.guards is not None:
+            self.guards.health.failed(channel, attempt.call.model, exc)
+        log.warning("request %s: channel %s (%s) failed: %s", attempt.request_id, channel.id, channel.name,
+                    exc.message)
+
     def _choose(self, call: Call, caller: Caller, tried: set[int]) -> ChannelEntry | None:
         if caller.pinned_channel is not None:
             if caller.pinned_channel in tried:
@@ -119,7 +156,8 @@ class Relay:
             if channel.status != 1:
                 raise PermissionDenied(f"channel {channel.id} is disabled", code="channel_disabled")
             return channel
-        return self.cache.routes.pick(caller.user.group, call.model, tried)
+        return self.cache.routes.pick(caller.user.group, call.model, tried,
+                                      self.guards.health if self.guards is not None else None)
 
     async def _begin(self, call: Call, caller: Caller, channel: ChannelEntry, request_id: str,
                      started: float) -> Attempt:
@@ -176,18 +214,27 @@ class Relay:
         usage: list[Usage] = []
 
         async def settle() -> None:
-            usage.append(await self._settle(attempt, state.usage, translator.text, None))
+            usage.append(await self._settle(attempt, state.usage, translator.text, None, whole=state.error is None))
+
+        def broke(error: UpstreamError, frames: bytes) -> bytes:
+            """A stream that failed after its first byte: channel health hears of it, the client gets no secret."""
+            if self.guards is not None:
+                self.guards.health.failed(attempt.target.channel, attempt.call.model, error)
+            secrets = secrets_of(attempt.target.channel.key, attempt.upstream, attempt.target.credential)
+            redact_error(error, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
+            return redact(frames.decode("utf-8", "replace"), secrets).encode()
 
         return await streaming.relay(
             source, translator, request_id=attempt.request_id, on_first_byte=attempt.mark_first_byte,
-            settle=settle, tail=lambda: translator.close(usage[0] if usage else None),
+            settle=settle, tail=lambda: translator.close(usage[0] if usage else None), broke=broke,
         )
 
     async def _settle(self, attempt: Attempt, usage: Usage | None, text: Callable[[], str],
-                      answer: Answer | None) -> Usage:
-        """Final usage and cost of a successful call; charge it and queue its log.
+                      answer: Answer | None, *, whole: bool = True) -> Usage:
+        """Final usage and cost of a call that delivered something; charge it and queue its log.
 
-        `text` gives the generated text, read only when the upstream reported no usage.
+        `text` gives the generated text, read only when the upstream reported no usage; `whole` is false for
+        a stream that broke off (billed for what was delivered, but no success for channel health).
         """
         call = attempt.call
         usage = bounded(usage, call, attempt.upstream)
@@ -211,7 +258,17 @@ class Relay:
                 usage = Usage(counter.text(answer.transcript or "") if answer else 0, 0)
             cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
         log_row = self._log_row(attempt, usage) if self.cache.options["LogConsumeEnabled"] else None
-        self.ledger.settle(attempt.hold, cost, attempt.target.channel, log_row)
+        channel = attempt.target.channel
+        charged = self.ledger.settle(attempt.hold, cost, channel, log_row)
+        guards = self.guards
+        if guards is not None:
+            now = time.monotonic()
+            first_byte = attempt.first_byte - attempt.started if attempt.first_byte else 0.0
+            if whole:
+                guards.health.succeeded(channel, call.model, first_byte * 1000)
+            guards.limits.spent(attempt.ticket, usage.prompt_tokens + usage.completion_tokens)
+            guards.metrics.call_done(call.model, channel.id, 200, call.stream, now - attempt.started, first_byte,
+                                     usage.prompt_tokens, usage.completion_tokens, charged)
         return usage
 
     def _log_row(self, attempt: Attempt, usage: Usage) -> dict[str, object]:
@@ -246,6 +303,14 @@ class Relay:
         if call.prompt_tokens is None:
             call.prompt_tokens = await self._count_prompt(call)
         return call.prompt_tokens
+
+    def _count_now(self, call: Call) -> int:
+        if call.prompt_tokens is None:
+            call.prompt_tokens = self._counter(call).prompt(call.body) if call.mode in _TEXT_MODES else 0
+        return call.prompt_tokens
+
+    def _counter(self, call: Call) -> Counter:
+        return Counter(call.model, approximate=self.cache.options["ApproximateTokenEnabled"])
 
     async def _count_prompt(self, call: Call) -> int:
         if call.mode not in _TEXT_MODES:

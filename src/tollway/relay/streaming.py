@@ -41,12 +41,18 @@ async def _prime(chunks: AsyncIterator[bytes], translator: StreamTranslator, on_
             return []
 
 
+def _as_is(error: UpstreamError, frames: bytes) -> bytes:
+    return frames
+
+
 async def relay(source: Source, translator: StreamTranslator, *, request_id: str,
                 on_first_byte: Callable[[], None], settle: Callable[[], Awaitable[object]],
-                tail: Callable[[], list[bytes]]) -> Reply:
+                tail: Callable[[], list[bytes]],
+                broke: Callable[[UpstreamError, bytes], bytes] = _as_is) -> Reply:
     """Start relaying: returns the reply once the stream has proven itself (or raises its error).
 
-    `settle` runs exactly once: when the stream ends, or when the client goes away before that.
+    `settle` runs exactly once: when the stream ends, or when the client goes away before that. `broke` hears of
+    a failure after the first byte and may rewrite the bytes that tell the client (to cut secrets out).
     """
     chunks = source.chunks()
     try:
@@ -65,21 +71,24 @@ async def relay(source: Source, translator: StreamTranslator, *, request_id: str
 
     async def body() -> AsyncIterator[bytes]:
         if primed:
-            yield primed[0] if len(primed) == 1 else b"".join(primed)
+            first = primed[0] if len(primed) == 1 else b"".join(primed)
+            yield broke(state.error, first) if state.error is not None else first
         over = state.error is not None or (state.finished and source.ends_at_last_event)
         try:
             async for chunk in _nothing() if over else chunks:
                 out = translator.feed(chunk)
+                if state.error is not None:
+                    # The translator has told the client in-band; nothing more is read.
+                    yield broke(state.error, b"".join(out))
+                    break
                 if out:
                     yield out[0] if len(out) == 1 else b"".join(out)
-                if state.error is not None:
-                    break  # the translator has told the client in-band
                 if state.finished and source.ends_at_last_event:
                     break
         except UpstreamError as exc:
             # The upstream broke off mid-stream: tell the client in-band, bill what was delivered.
             state.error = exc
-            yield sse.frame(orjson.dumps(exc.openai_body(request_id)))
+            yield broke(exc, sse.frame(orjson.dumps(exc.openai_body(request_id))))
         await settle_once()
         yield b"".join(tail())
 

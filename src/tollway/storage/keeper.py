@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,8 @@ class Keeper:
         self._quota_seq = 0
         self._logs_seq = 0
         self._doubtful: _Snapshot | None = None
+        # Told (seconds, logs written) after each flush that wrote something (metrics).
+        self.on_flushed: Callable[[float, int], None] | None = None
 
     @property
     def separate_logs(self) -> bool:
@@ -108,7 +110,10 @@ class Keeper:
     async def flush(self) -> None:
         """Write settled quota and queued logs; on failure everything stays queued for the next try."""
         async with self.lock:
+            started, logs = time.monotonic(), len(self._logs)
             await self.flush_locked()
+            if self.on_flushed is not None and logs:
+                self.on_flushed(time.monotonic() - started, logs)
 
     def _snapshot(self) -> _Snapshot:
         # No await from here to the return: the amounts, the logs and the sequence number belong together.
