@@ -28,8 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from tollway.admin import dashboard, logs
+from tollway.crypto import KeyBox
 from tollway.settings import Settings
 from tollway.storage import rollups, schema
+from tollway.storage.cache import Cache
 from tollway.storage.database import create_engine, database_url, sqlite_url
 from tollway.storage.keeper import Keeper
 from tollway.storage.log_deletion import delete_before
@@ -177,13 +179,12 @@ async def measure(engine: AsyncEngine, rows: int, *, runs: int = 5, backend: str
         where = logs.filters(request(query), by_type=False)
         times[name], _ = await timed(max(1, runs // 2), lambda w=where: logs._quota_sum(services, w))
 
-    cache: Any = None  # flushing logs never touches the cache
-    keeper = Keeper(engine, engine, cache, flush_interval=3600, sync_interval=3600,
-                    spill_dir=Path(tempfile.gettempdir()))
+    keeper = Keeper(engine, engine, Cache(KeyBox(b"k" * 32)), flush_interval=3600, sync_interval=3600,
+                    spill_dir=Path(tempfile.mkdtemp()))
     fresh = make_rows(1000, now + 60, seed=2)
     for row in fresh:
         keeper.add_log(row)
-    times["flush of 1,000 new logs with their roll-ups"], _ = await timed(1, keeper._flush_logs)
+    times["flush of 1,000 new logs with their roll-ups"], _ = await timed(1, keeper.flush)
 
     async with engine.connect() as conn:
         before = (await conn.execute(select(func.count()).select_from(schema.logs))).scalar_one()

@@ -126,8 +126,8 @@ def test_the_health_route_lists_cooling_pairs_and_clears_them(gateway: Gateway, 
     assert [p["channel_id"] for p in data(gateway.admin.get("/api/channel/health"))["cooling"]] == [second]
     refused(gateway.admin.get("/api/channel/health", params={"channel": "x"}), 200, "channel")
     refused(gateway.admin.delete("/api/channel/health"), 200, "channel")
-    refused(alice.get("/api/channel/health"), 403)
-    refused(alice.delete("/api/channel/health", params={"channel": second}), 403)
+    refused(alice.get("/api/channel/health"), 200)  # One API answers a role failure with 200 and success:false
+    refused(alice.delete("/api/channel/health", params={"channel": second}), 200)
     assert len(data(gateway.admin.get("/api/channel/health"))["cooling"]) == 1
 
 

@@ -17,11 +17,14 @@ async def abilities(store: Store, channel_id: int) -> set[tuple[str, str, bool, 
 
 
 async def test_update_user_quota_discards_unwritten_quota_but_keeps_counters(store: Store) -> None:
-    """Setting quota replaces the balance, yet the used quota and request count of settled requests still land."""
+    """Setting quota replaces the balance, yet the used quota and request count of settled requests still land.
+
+    (The charges settled before the change are written first, so the journal and the database stay in step.)
+    """
     user, token, channel = await store.seed(quota=1000)
     store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_user(store.keeper, user.id, {"quota": 5000, "group": "vip"})
-    assert (user.quota.value, user.quota.unwritten, user.used_quota.unwritten, user.group) == (5000, 0, 30, "vip")
+    assert (user.quota.value, user.quota.unwritten, user.used_quota.value, user.group) == (5000, 0, 30, "vip")
     await store.keeper.flush()
     figures = await store.figures(user, token, channel)
     assert (figures["quota"], figures["used"], figures["requests"], figures["logged"]) == (5000, 30, 1, 30)
@@ -57,7 +60,7 @@ async def test_update_token_remain_quota_and_delete(store: Store) -> None:
     user, token, channel = await store.seed(remain=500)
     store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_token(store.keeper, token.id, {"remain_quota": 200, "name": "renamed"})
-    assert (token.remain.value, token.used.unwritten, token.name) == (200, 30, "renamed")
+    assert (token.remain.value, token.used.value, token.name) == (200, 30, "renamed")
     await store.keeper.flush()
     figures = await store.figures(user, token, channel)
     assert (figures["remain"], figures["token_used"]) == (200, 30)
