@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import urllib.request
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httptools
 
@@ -228,8 +229,20 @@ class Pool:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.proxy = urlsplit(proxy) if proxy else None
+        # Without RELAY_PROXY the standard HTTP(S)_PROXY / NO_PROXY variables apply, read once (as Go's client
+        # that One API uses does).
+        self._environment = {} if proxy else urllib.request.getproxies_environment()
         self.tls = tls or ssl.create_default_context()
         self._idle: dict[Origin, list[Connection]] = {}
+
+    def proxy_for(self, origin: Origin) -> SplitResult | None:
+        """The proxy a connection to `origin` goes through, if any."""
+        if self.proxy is not None or not self._environment:
+            return self.proxy
+        if _bypassed(origin.host, self._environment.get("no", "")):
+            return None
+        found = self._environment.get(origin.scheme) or self._environment.get("all")
+        return urlsplit(found) if found else None
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes,
                       timeout: float | None = None) -> Answer:
@@ -242,11 +255,12 @@ class Pool:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        if self.proxy is not None and scheme == "http":
+        proxy = self.proxy_for(origin)
+        if proxy is not None and scheme == "http":
             target = url  # a plain-HTTP request through a proxy names the whole URL
         data = _encode(method, target, parts.netloc, headers, body)
         for attempt in (0, 1):
-            connection, reused = await self._acquire(origin)
+            connection, reused = await self._acquire(origin, proxy)
             answer = connection.send(data)
             try:
                 await self._wait(answer.head_ready, timeout or self.read_timeout)
@@ -279,7 +293,7 @@ class Pool:
         else:
             connection.close()
 
-    async def _acquire(self, origin: Origin) -> tuple[Connection, bool]:
+    async def _acquire(self, origin: Origin, proxy: SplitResult | None) -> tuple[Connection, bool]:
         idle = self._idle.get(origin)
         now = time.monotonic()
         while idle:
@@ -287,19 +301,19 @@ class Pool:
             if not connection.closed and now - connection.idle_since < _IDLE_SECONDS:
                 return connection, True
             connection.close()
-        return await self._connect(origin), False
+        return await self._connect(origin, proxy), False
 
-    async def _connect(self, origin: Origin) -> Connection:
+    async def _connect(self, origin: Origin, proxy: SplitResult | None) -> Connection:
         loop = asyncio.get_running_loop()
         tls = self.tls if origin.scheme == "https" else None
         try:
             async with asyncio.timeout(self.connect_timeout):
-                if self.proxy is None:
+                if proxy is None:
                     _, connection = await loop.create_connection(
                         lambda: Connection(loop, origin), origin.host, origin.port, ssl=tls,
                         server_hostname=origin.host if tls else None)
                 else:
-                    connection = await self._through_proxy(loop, origin, tls)
+                    connection = await self._through_proxy(loop, origin, tls, proxy)
         except TimeoutError:
             raise Timeout(f"connecting to {origin.host}:{origin.port} took longer than {self.connect_timeout:g} s"
                           ) from None
@@ -307,10 +321,10 @@ class Pool:
             raise ConnectFailed(f"cannot connect to {origin.host}:{origin.port}: {exc}") from exc
         return connection
 
-    async def _through_proxy(self, loop: asyncio.AbstractEventLoop, origin: Origin,
-                             tls: ssl.SSLContext | None) -> Connection:
-        proxy = self.proxy
-        assert proxy is not None and proxy.hostname
+    async def _through_proxy(self, loop: asyncio.AbstractEventLoop, origin: Origin, tls: ssl.SSLContext | None,
+                             proxy: SplitResult) -> Connection:
+        if not proxy.hostname:
+            raise ConnectFailed(f"the proxy {proxy.geturl()!r} has no host")
         port = proxy.port or (443 if proxy.scheme == "https" else 80)
         proxy_tls = ssl.create_default_context() if proxy.scheme == "https" else None
         _, connection = await loop.create_connection(
@@ -336,6 +350,16 @@ class Pool:
             for connection in connections:
                 connection.close()
         self._idle.clear()
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY (`*`, hosts and domain suffixes, comma-separated) exempts a host from the proxy."""
+    host = host.lower()
+    for entry in no_proxy.lower().replace(" ", "").split(","):
+        entry = entry.lstrip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
 
 
 def _encode(method: str, target: str, netloc: str, headers: dict[str, str], body: bytes, *,
