@@ -41,6 +41,24 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / _TICKS
 
 
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime) are at 11 and 12 once the "pid (comm)" prefix is cut off.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of `pid`."""
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
 @dataclass
 class Server:
     """One server process we started, and where its output goes."""
@@ -59,13 +77,11 @@ class Server:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the process (all its threads) so far, from /proc."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        # Fields 14 and 15 of stat (utime, stime) are at 11 and 12 once the "pid (comm)" prefix is cut off.
-        return (int(fields[11]) + int(fields[12])) / _TICKS
+        """User plus system CPU time of the process and its children (all threads) so far, from /proc.
+
+        Servers that run their work in child processes (granian's workers) are measured whole.
+        """
+        return _cpu(self.pid) + sum(_cpu(child) for child in _children(self.pid))
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -10,19 +10,22 @@ from typing import Any
 from bench.load import LoadResult
 
 MACHINE = "machine"  # the meter of the whole machine's busy CPU time
-TARGETS = ("direct", "floor", "floor-starlette", "tollway")
+TARGETS = ("direct", "floor", "floor-granian", "floor-starlette", "tollway", "tollway-aiohttp")
+TOLLWAYS = ("tollway", "tollway-aiohttp")
 DEFAULT_TARGETS = ("direct", "floor", "tollway")
 MODES = ("nonstream", "stream")
 # The goals: Tollway's throughput as a fraction of the floor's, measured in one run, and its p99 at most
 # P99_GOAL times the floor's.
 GOALS = {"nonstream": 0.8, "stream": 0.7}
 P99_GOAL = 2.0
-_SERVED_BY = {"direct": "upstream", "floor": "floor", "floor-starlette": "floor-starlette", "tollway": "tollway"}
+_SERVED_BY = {target: target for target in TARGETS} | {"direct": "upstream"}
 _DESCRIBE = {
     "direct": "the mock upstream, called directly",
     "floor": "the floor: raw ASGI on uvicorn (httptools, uvloop) + one aiohttp session, key check, one orjson parse",
+    "floor-granian": "the floor's proxy served by granian instead of uvicorn (a server candidate)",
     "floor-starlette": "a pass-through proxy on Starlette + httpx2 (the previous floor, for comparison)",
-    "tollway": "`tollway serve`, real token, billing + logs + journal, SQLite",
+    "tollway": "`tollway serve`, real token, billing + logs + journal, SQLite; its own HTTP/1.1 client",
+    "tollway-aiohttp": "the same with UPSTREAM_CLIENT=aiohttp (an upstream client candidate)",
 }
 
 
@@ -92,10 +95,10 @@ def runs(measurements: Sequence[Measurement], mode: str, target: str) -> list[Me
     return [m for m in measurements if m.mode == mode and m.target == target]
 
 
-def ratio(measurements: Sequence[Measurement], mode: str, versus: str) -> Ratio:
-    """Tollway's req/s over `versus`'s, round by round (targets of one round ran back to back)."""
+def ratio(measurements: Sequence[Measurement], mode: str, versus: str, subject: str = "tollway") -> Ratio:
+    """`subject`'s req/s over `versus`'s, round by round (targets of one round ran back to back)."""
     values: list[float] = []
-    for tollway in runs(measurements, mode, "tollway"):
+    for tollway in runs(measurements, mode, subject):
         other = [m for m in runs(measurements, mode, versus) if m.round == tollway.round]
         if other and other[0].result.rps:
             values.append(tollway.result.rps / other[0].result.rps)
@@ -136,13 +139,15 @@ def table(measurements: Sequence[Measurement], mode: str) -> str:
     title = f"{label}: median of {rounds} round(s); CPU in cores; 'other load' is the rest of the machine's use"
     lines = [title, _row(header, widths), _row(["-" * w for w in widths], widths)]
     lines += [_row(row, widths) for row in rows[1:]]
-    for versus in ("floor", "floor-starlette", "direct"):
-        found_ratio = ratio(measurements, mode, versus)
+    pairs = [("tollway", versus) for versus in ("floor", "floor-granian", "floor-starlette", "direct")]
+    pairs.append(("tollway-aiohttp", "floor"))
+    for subject, versus in pairs:
+        found_ratio = ratio(measurements, mode, versus, subject)
         if not found_ratio.per_round:
             continue
         spread = " ".join(f"{value:.2f}" for value in found_ratio.per_round)
-        line = f"  tollway/{versus:<15} throughput {found_ratio.median:.2f}×  (per round: {spread})"
-        if versus == "floor":
+        line = f"  {subject}/{versus:<15} throughput {found_ratio.median:.2f}×  (per round: {spread})"
+        if (subject, versus) == ("tollway", "floor"):
             goal = GOALS[mode]
             line += f"  goal ≥ {goal:.1f}×: {'met' if found_ratio.median >= goal else 'NOT met'}"
         lines.append(line)

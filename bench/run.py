@@ -89,26 +89,31 @@ def probe(url: str, key: str, stream: bool) -> None:
                          f"HTTP {response.status_code} {response.text[:300]}")
 
 
-def start_servers(args: argparse.Namespace, workdir: Path, started: list[Server]) -> gateway.Gateway | None:
+def start_servers(args: argparse.Namespace, workdir: Path, started: list[Server]) -> dict[str, gateway.Gateway]:
     """Start the upstream and the chosen targets' servers, appending each to `started` as soon as it exists."""
     upstream = launch("upstream", python_module(
         "bench.upstream", "--port", str(free_port()), "--chunks", str(args.chunks), "--delay", str(args.delay),
         "--chunk-delay", str(args.chunk_delay)), workdir)
     started.append(upstream)
     upstream.wait_ready()
+    granian_port = str(free_port())
     floors = {"floor": python_module("bench.floor", "--port", str(free_port()), "--upstream", upstream.url),
+              "floor-granian": [str(Path(sys.executable).with_name("granian")), "--interface", "asgi", "--loop",
+                                "uvloop", "--no-ws", "--log-level", "warning", "--port", granian_port,
+                                "bench.floor_granian:app"],
               "floor-starlette": python_module("bench.floor_starlette", "--port", str(free_port()), "--upstream",
                                                upstream.url, *(["--stream-all"] * args.floor_stream_all))}
     for name, argv in floors.items():
         if name in args.target_list:
-            floor = launch(name, argv, workdir)
+            floor = launch(name, argv, workdir, env={"FLOOR_UPSTREAM": upstream.url})
             started.append(floor)
             floor.wait_ready()
-    if "tollway" not in args.target_list:
-        return None
-    tollway = gateway.start(workdir / "tollway-data", workdir, upstream.url)
-    started.append(tollway.server)
-    return tollway
+    gateways = {}
+    for name, env in (("tollway", {}), ("tollway-aiohttp", {"UPSTREAM_CLIENT": "aiohttp"})):
+        if name in args.target_list:
+            gateways[name] = gateway.start(workdir / f"{name}-data", workdir, upstream.url, name=name, extra_env=env)
+            started.append(gateways[name].server)
+    return gateways
 
 
 @dataclass
@@ -164,10 +169,10 @@ def measure(args: argparse.Namespace, targets: list[Target],
     return measurements
 
 
-def check_billing(tollway: gateway.Gateway, expected: int) -> bool:
+def check_billing(name: str, tollway: gateway.Gateway, expected: int) -> bool:
     """Print and return whether Tollway logged and billed every answered call exactly once."""
     check = gateway.check_logs(tollway, expected)
-    print(f"\nTollway billing check ({'ok' if check.ok else 'MISMATCH'}): {check.consume_logs} consume logs for "
+    print(f"\n{name} billing check ({'ok' if check.ok else 'MISMATCH'}): {check.consume_logs} consume logs for "
           f"{check.expected} answered calls, user request_count {check.request_count}, "
           f"logged quota {check.logged_quota} vs used quota {check.used_quota}")
     return check.ok
@@ -177,18 +182,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="tollway-bench-"))
     started: list[Server] = []
-    tollway: gateway.Gateway | None = None
+    gateways: dict[str, gateway.Gateway] = {}
     try:
         print(f"machine: {machine()}")
         print(litellm_note())
-        tollway = start_servers(args, workdir, started)
+        gateways = start_servers(args, workdir, started)
         print("servers: " + ", ".join(f"{s.name} pid {s.pid} port {s.port}" for s in started))
         by_name = {"direct" if s.name == "upstream" else s.name: s for s in started}
-        keys = {"direct": "", "floor": FLOOR_KEY, "floor-starlette": "sk-x"}
+        keys = {"direct": "", "floor": FLOOR_KEY, "floor-granian": FLOOR_KEY, "floor-starlette": "sk-x",
+                **{name: found.relay_key for name, found in gateways.items()}}
         targets = [Target(name, by_name[name], keys.get(name, "")) for name in args.target_list]
         for target in targets:
-            if target.name == "tollway" and tollway is not None:
-                target.key = tollway.relay_key
             for mode in args.modes:
                 probe(target.server.url, target.key, mode == "stream")
         meters: dict[str, Callable[[], float]] = {s.name: s.cpu_seconds for s in started}
@@ -204,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwarning: other processes kept up to {noise:.2f} cores busy during a run; "
                   "the figures are noisier than on an idle machine")
         failed = any(m.result.errors for m in measurements)
-        if tollway is not None:
-            answered = sum(m.result.answered for m in measurements if m.target == "tollway")
-            failed = not check_billing(tollway, len(args.modes) + answered) or failed
+        for name, found in gateways.items():
+            answered = sum(m.result.answered for m in measurements if m.target == name)
+            failed = not check_billing(name, found, len(args.modes) + answered) or failed
         if args.json:
             args.json.write_bytes(orjson.dumps({"machine": machine(), "args": vars(args) | {"json": str(args.json)},
                                                 "runs": [m.as_json() for m in measurements]},
@@ -216,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench setup failed: {exc}", file=sys.stderr)
         return 2
     finally:
-        if tollway is not None:
-            tollway.close()
+        for found in gateways.values():
+            found.close()
         for server in reversed(started):
             server.stop()
         if args.keep:
