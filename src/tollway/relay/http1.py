@@ -21,6 +21,7 @@ import httptools
 
 _IDLE_SECONDS = 60.0  # a pooled connection unused for longer is closed rather than reused
 _HIGH_WATER = 1 << 20  # bytes of unread body at which the socket stops being read
+_ROUTES_REMEMBERED = 4096  # parsed URLs kept; signed URLs (a new query each time) simply miss
 
 
 class HttpError(Exception):
@@ -234,6 +235,25 @@ class Pool:
         self._environment = {} if proxy else urllib.request.getproxies_environment()
         self.tls = tls or ssl.create_default_context()
         self._idle: dict[Origin, list[Connection]] = {}
+        self._routes: dict[str, tuple[Origin, str, str, SplitResult | None]] = {}
+
+    def _route(self, url: str) -> tuple[Origin, str, str, SplitResult | None]:
+        """Where a URL goes (origin, request target, Host, proxy); a channel's few URLs are worked out once each."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ConnectFailed(f"cannot send to {url!r}: only http and https URLs")
+        origin = Origin(scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        proxy = self.proxy_for(origin)
+        if proxy is not None and scheme == "http":
+            target = url  # a plain-HTTP request through a proxy names the whole URL
+        found = (origin, target, parts.netloc, proxy)
+        if len(self._routes) < _ROUTES_REMEMBERED:
+            self._routes[url] = found
+        return found
 
     def proxy_for(self, origin: Origin) -> SplitResult | None:
         """The proxy a connection to `origin` goes through, if any."""
@@ -247,18 +267,11 @@ class Pool:
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes,
                       timeout: float | None = None) -> Answer:
         """Send a request; returns once the answer's status and headers have arrived."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ConnectFailed(f"cannot send to {url!r}: only http and https URLs")
-        origin = Origin(scheme, parts.hostname, parts.port or (443 if scheme == "https" else 80))
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        proxy = self.proxy_for(origin)
-        if proxy is not None and scheme == "http":
-            target = url  # a plain-HTTP request through a proxy names the whole URL
-        data = _encode(method, target, parts.netloc, headers, body)
+        found = self._routes.get(url)
+        if found is None:
+            found = self._route(url)
+        origin, target, netloc, proxy = found
+        data = _encode(method, target, netloc, headers, body)
         for attempt in (0, 1):
             connection, reused = await self._acquire(origin, proxy)
             answer = connection.send(data)

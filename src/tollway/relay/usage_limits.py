@@ -76,7 +76,18 @@ def bounded(usage: Usage | None, call: Call, request: UpstreamRequest | None) ->
     """The usage, or a copy clamped to what the call could plausibly have used (None stays None)."""
     if usage is None:
         return None
-    prompt = min(usage.prompt_tokens, prompt_limit(call, sent_bytes(call, request)))
+    size = sent_bytes(call, request)
+    # The usual honest count is within the bounds without looking at the call's parts (no images counted, one
+    # choice): nothing to work out.
+    asked = call.max_tokens
+    ceiling = COMPLETION_CEILING
+    if asked:
+        ceiling = min(ceiling, asked + COMPLETION_SLACK + usage.reasoning_tokens)
+    if (usage.prompt_tokens <= size + PROMPT_OVERHEAD and usage.reasoning_tokens <= COMPLETION_CEILING
+            and (usage.completion_tokens == 0 or (call.mode not in (Mode.EMBEDDINGS, Mode.MODERATIONS)
+                                                  and usage.completion_tokens <= ceiling))):
+        return usage
+    prompt = min(usage.prompt_tokens, prompt_limit(call, size))
     reasoning = min(usage.reasoning_tokens, COMPLETION_CEILING)
     completion = min(usage.completion_tokens, completion_limit(call, reasoning))
     if (prompt, completion) == (usage.prompt_tokens, usage.completion_tokens):
