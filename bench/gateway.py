@@ -25,6 +25,7 @@ USER_QUOTA = 10**13  # far more than any run can spend (a call here costs a few 
 TOKEN_QUOTA = 10**12
 LOG_CONSUME = 2
 _PAGE = 100  # the management API's largest page
+METRICS_TOKEN = "bench-metrics"
 
 # Settings Tollway reads from the environment that would change what is measured if inherited from the shell.
 _INHERITED_SETTINGS = (
@@ -74,6 +75,7 @@ def start(data_dir: Path, log_dir: Path, upstream_url: str, *, name: str = "toll
         "INITIAL_ROOT_TOKEN": secrets.token_hex(24),
         "INITIAL_ROOT_PASSWORD": secrets.token_urlsafe(18),
         "ENCRYPTION_KEY": secrets.token_urlsafe(32),
+        "METRICS_TOKEN": METRICS_TOKEN,
         **(extra_env or {}),
     }
     # The data directory as working directory, so that no stray `.env` file is read.
@@ -180,3 +182,35 @@ def count_logs(admin: httpx.Client, filters: dict[str, Any]) -> int:
         return page(0)
     return high * _PAGE + page(high)
 
+
+
+@dataclass
+class Flushes:
+    """What Tollway's batch writer did during the run, from its metrics."""
+
+    count: int
+    seconds: float
+    logs: int
+    queued: int  # log rows waiting when read, after the load stopped
+
+    def describe(self) -> str:
+        mean = self.seconds / self.count * 1000 if self.count else 0.0
+        per = self.logs / self.count if self.count else 0
+        return (f"{self.count} batch writes, {mean:.1f} ms each on average for {per:.0f} log rows "
+                f"(one transaction each); {self.queued} rows queued at the end")
+
+
+def flushes(gateway: Gateway) -> Flushes:
+    """Read the keeper's flush figures from `GET /metrics`."""
+    text = httpx.get(gateway.server.url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+                     timeout=30).text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(("tollway_batch_flush_seconds_count", "tollway_batch_flush_seconds_sum",
+                            "tollway_batch_flushed_logs_total", "tollway_batch_queue_logs")):
+            name, _, value = line.rpartition(" ")
+            values[name.split("{")[0]] = float(value)
+    return Flushes(int(values.get("tollway_batch_flush_seconds_count", 0)),
+                   values.get("tollway_batch_flush_seconds_sum", 0.0),
+                   int(values.get("tollway_batch_flushed_logs_total", 0)),
+                   int(values.get("tollway_batch_queue_logs", 0)))

@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, found in gateways.items():
             answered = sum(m.result.answered for m in measurements if m.target == name)
             failed = not check_billing(name, found, len(args.modes) + answered) or failed
+            print(f"{name} batch writes: {gateway.flushes(found).describe()}")
         if args.json:
             args.json.write_bytes(orjson.dumps({"machine": machine(), "args": vars(args) | {"json": str(args.json)},
                                                 "runs": [m.as_json() for m in measurements]},
