@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Coroutine
@@ -90,11 +92,53 @@ def settings_for(tmp: Path, **overrides: Any) -> Settings:
     return Settings.from_env(env, dotenv=None)
 
 
+_TEMPLATE: list[Path] = []  # a migrated, bootstrapped SQLite database made once per test session
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _template() -> Path:
+    """The database a gateway with the default test settings has after its first start, made once."""
+    with _TEMPLATE_LOCK:
+        if not _TEMPLATE:
+            from tollway import services as service_factory
+            from tollway.crypto import KeyBox, load_instance_secret
+
+            folder = Path(tempfile.mkdtemp(prefix="tollway-template-"))
+            settings = settings_for(folder)
+
+            async def first_start() -> None:
+                secret, origin = load_instance_secret(settings.encryption_key, settings.data_dir)
+                await service_factory.stop(await service_factory.start(settings, KeyBox(secret, origin)))
+
+            worker = threading.Thread(target=lambda: asyncio.run(first_start()))
+            worker.start()
+            worker.join(120)
+            _TEMPLATE.append(settings.sqlite_path)
+        return _TEMPLATE[0]
+
+
+def _seed(settings: Settings) -> None:
+    """Start a new SQLite gateway with default test settings from a copy of the template database.
+
+    A first start migrates the schema and hashes root's password (Argon2id, on purpose slow); each test would
+    pay for it. The copy is exactly what that first start leaves, so tests see the same database.
+    """
+    if settings.sql_dsn or settings.log_sql_dsn or settings.sqlite_path.exists() or settings.is_slave:
+        return
+    base = settings_for(settings.sqlite_path.parent)
+    same = all(getattr(settings, name) == getattr(base, name) for name in (
+        "encryption_key", "initial_root_token", "initial_root_access_token", "initial_root_password"))
+    if same and settings.sqlite_path.name == "tollway.db":
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_template(), settings.sqlite_path)
+
+
 class Gateway:
     """A running Tollway plus helpers to drive its APIs like an operator would."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        _seed(settings)
         self.app = create_app(settings)
         self.server = ServerThread(self.app).start()
         self.url = self.server.url

@@ -16,6 +16,7 @@ import pytest
 from tests.accounts.conftest import configure, smtp, smtp_server
 from tests.admin.support import PASSWORD, data, refused, row, rows
 from tests.harness import Gateway
+from tests.upstreams.openai_mock import OpenAIMock
 from tests.upstreams.smtp import SmtpServer, SmtpSink
 from tollway.errors import UpstreamError
 from tollway.routing.health import Health
@@ -131,7 +132,7 @@ def test_the_health_route_lists_cooling_pairs_and_clears_them(gateway: Gateway, 
     assert len(data(gateway.admin.get("/api/channel/health"))["cooling"]) == 1
 
 
-def test_a_passing_test_ends_a_cool_down(gateway: Gateway, mock_url: str) -> None:
+def test_a_passing_test_ends_a_cool_down(gateway: Gateway, mock: OpenAIMock, mock_url: str) -> None:
     """A channel test is the probe that lets a cooling pair serve again."""
     channel = gateway.add_channel(mock_url, models="gpt-4o-mini")
     report(gateway, channel, "gpt-4o-mini", SERVER_ERROR, times=5)
