@@ -4,6 +4,7 @@ to Gemini channels (and Vertex AI's Gemini models), under /v1beta and /v1, error
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import httpx
@@ -116,6 +117,16 @@ def test_errors_are_googles(relay: Gateway, mock: OpenAIMock) -> None:
     answer = httpx.post(relay.url + "/v1beta/models/gpt-4o-mini:generateContent", content=b"{", timeout=30,
                         headers={"x-goog-api-key": "sk-" + ROOT_TOKEN})
     assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+def test_translated_failure_mid_stream(relay: Gateway, mock: OpenAIMock) -> None:
+    mock.plan("gpt-4o-mini", break_after=3)
+    with httpx.stream("POST", f"{relay.url}/v1beta/models/gpt-4o-mini:streamGenerateContent?alt=sse",
+                      json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}, timeout=30,
+                      headers={"x-goog-api-key": "sk-" + ROOT_TOKEN}) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line]
+    assert "candidates" in events[0] and set(events[-1]) == {"error"}
+    assert (events[-1]["error"]["code"], events[-1]["error"]["status"]) == (502, "INTERNAL")
 
 
 def test_key_in_the_query(relay: Gateway, mock: OpenAIMock) -> None:

@@ -188,6 +188,17 @@ def test_token_limits_and_quota(gateway: Gateway, mock: OpenAIMock, mock_url: st
     assert not mock.requests
 
 
+def test_rate_limits_answer_in_anthropics_shape(gateway: Gateway, mock: OpenAIMock, mock_url: str) -> None:
+    gateway.add_channel(mock_url)
+    _, user = gateway.create_user("alice", quota=10_000_000)
+    sdk = client(gateway, key=gateway.create_token(user, rpm_limit=1))
+    sdk.messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
+    with pytest.raises(anthropic.RateLimitError) as refused:
+        sdk.messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
+    assert refused.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert int(refused.value.response.headers["retry-after"]) >= 1
+
+
 def test_failure_mid_stream_is_an_error_event(relay: Gateway, mock: OpenAIMock) -> None:
     mock.plan("gpt-4o-mini", break_after=3)
     found = frames(relay, {"model": "gpt-4o-mini", "max_tokens": 50, "messages": HI, "stream": True})

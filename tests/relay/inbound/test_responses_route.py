@@ -110,6 +110,13 @@ def test_translated_image_and_json_schema(chat_only: Gateway, mock: OpenAIMock) 
         "name": "reply", "schema": schema, "strict": True}}
 
 
+def test_translated_failure_mid_stream(chat_only: Gateway, mock: OpenAIMock) -> None:
+    mock.plan("gpt-4o-mini", break_after=3)
+    found = raw_events(chat_only, {"model": "gpt-4o-mini", "input": "hi"})
+    assert [event["type"] for event in found[-2:]] == ["error", "response.failed"]
+    assert found[-1]["response"]["id"] == found[0]["response"]["id"] and found[-1]["response"]["status"] == "failed"
+
+
 def test_stateful_fields_are_refused_by_name(chat_only: Gateway, mock: OpenAIMock) -> None:
     sdk = chat_only.openai()
     for field, value in (("previous_response_id", "resp_123"), ("store", True)):
