@@ -126,6 +126,7 @@ def test_consume_log_keeps_the_requested_and_the_upstream_model(gateway: Gateway
     gateway.flush()
     [log] = logs(gateway.admin, type=LOG_CONSUME)
     assert (log["model_name"], log["upstream_model"]) == ("gpt-4o-mini", "gpt-4o")
+    assert log["inbound_api"] == ""  # the client spoke OpenAI's own API
     assert mock.requests[-1].json["model"] == "gpt-4o"
 
 

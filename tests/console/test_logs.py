@@ -27,7 +27,8 @@ def cast(gateway: Gateway) -> tuple[int, int]:
     gateway.add_channel("http://127.0.0.1:9", name=EVIL)
     alice_id, _ = gateway.create_user("alice")
     bob_id, _ = gateway.create_user("bob")
-    plant(gateway, alice_id, "alice", "gpt-4o-mini", 1500, upstream_model="gpt-4o-mini-2024-07-18")
+    plant(gateway, alice_id, "alice", "gpt-4o-mini", 1500, upstream_model="gpt-4o-mini-2024-07-18",
+          inbound_api="anthropic")
     plant(gateway, alice_id, "alice", "gpt-3.5-turbo", 500, content=EVIL, is_stream=False, first_byte_time=0)
     plant(gateway, alice_id, "alice", "", 2_000_000, type=TOPUP, content="Redeemed a code", token_name="",
           prompt_tokens=0, completion_tokens=0, channel_id=0, request_id="", elapsed_time=0, first_byte_time=0,
@@ -63,8 +64,12 @@ def test_a_user_sees_and_filters_only_their_logs(gateway: Gateway, page: Page) -
     # A mapped call shows the requested model with the upstream one under it, and both in its details.
     mapped = rows.nth(2)
     expect(mapped.locator("td").nth(3)).to_have_text("gpt-4o-mini→ gpt-4o-mini-2024-07-18")
+    # The API the client spoke: Anthropic's Messages for this call, OpenAI's own for the other.
+    expect(mapped.locator("td").nth(4)).to_have_text("Anthropic Messages")
+    expect(rows.nth(1).locator("td").nth(4)).to_have_text("OpenAI")
     mapped.get_by_role("button", name="Details").click()
     expect(page.locator("tr.log-detail:visible").last).to_contain_text("Upstream modelgpt-4o-mini-2024-07-18")
+    expect(page.locator("tr.log-detail:visible").last).to_contain_text("Client APIAnthropic Messages")
 
     page.get_by_label("Model name").fill("gpt-4o-mini")
     page.get_by_role("button", name="Search").click()

@@ -37,7 +37,7 @@ ONE_API_COLUMNS = {
     "options": {"key", "value"},
     "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
 }
-TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model"}, "redemptions": {"used_user_id"},
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model", "inbound_api"}, "redemptions": {"used_user_id"},
                    "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit"}}
 
 

@@ -99,8 +99,11 @@ def problems(body: Any, allowed: set[str]) -> str | None:
     if system is not None and not isinstance(system, str | list):
         return "system: Input should be a valid string or list"
     for i, tool in enumerate(body.get("tools") or []):
-        if not tool.get("name") or not isinstance(tool.get("input_schema"), dict):
-            return f"tools.{i}: name and input_schema are required"
+        if not tool.get("name"):
+            return f"tools.{i}: name is required"
+        # Server tools (web_search_20250305, …) have a versioned type and no schema; custom tools need one.
+        if tool.get("type", "custom") == "custom" and not isinstance(tool.get("input_schema"), dict):
+            return f"tools.{i}: input_schema is required"
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"

@@ -110,6 +110,8 @@ class GeminiMock:
                                          "for generateContent.")
         if action == "batchEmbedContents":
             return self.embed(model, body)
+        if action == "embedContent":
+            return self.embed_one(model, body)
         if action not in ("generateContent", "streamGenerateContent"):
             return rpc(404, "NOT_FOUND", f"unknown method {action}")
         problem = self.check(version, body)
@@ -218,6 +220,18 @@ class GeminiMock:
             if plan.gate is not None and sent == 0:
                 await asyncio.to_thread(plan.gate.wait, 10)
 
+    @staticmethod
+    def vector(item: dict[str, Any]) -> dict[str, Any]:
+        text = "".join(part.get("text", "") for part in item["content"]["parts"])
+        size = item.get("outputDimensionality") or 3
+        return {"values": [float(len(text))] + [0.25] * (size - 1)}
+
+    def embed_one(self, model: str, body: dict[str, Any]) -> Response:
+        content = body.get("content")
+        if not isinstance(content, dict) or not content.get("parts"):
+            return rpc(400, "INVALID_ARGUMENT", "* EmbedContentRequest.content: content is not specified")
+        return JSONResponse({"embedding": self.vector(body)})
+
     def embed(self, model: str, body: dict[str, Any]) -> Response:
         requests = body.get("requests")
         if not isinstance(requests, list) or not requests:
@@ -227,7 +241,5 @@ class GeminiMock:
             if item.get("model") != f"models/{model}":
                 return rpc(400, "INVALID_ARGUMENT", f"* BatchEmbedContentsRequest.model: Model names should "
                                                     f"match the parent model (requests[{index}])")
-            text = "".join(part.get("text", "") for part in item["content"]["parts"])
-            size = item.get("outputDimensionality") or 3
-            embeddings.append({"values": [float(len(text))] + [0.25] * (size - 1)})
+            embeddings.append(self.vector(item))
         return JSONResponse({"embeddings": embeddings})

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.upstreams import responses_mock
+
 
 @dataclass
 class Plan:
@@ -92,6 +94,8 @@ class OpenAIMock:
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/responses", self.responses, methods=["POST"]),
+            Route("/openai/responses", self.responses, methods=["POST"]),
             Route("/chat/completions", self.chat, methods=["POST"]),
             Route("/openai/deployments/{deployment}/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/completions", self.completions, methods=["POST"]),
@@ -216,6 +220,35 @@ class OpenAIMock:
             yield event({**base, "choices": [], "usage": usage})
         if plan.send_done:
             yield event("[DONE]")
+
+    # -- responses -----------------------------------------------------------------------------------------
+
+    async def responses(self, request: Request) -> Response:
+        """OpenAI's Responses API (Azure's at /openai/responses, which also wants an api-version)."""
+        raw, refused = await self._record(request)
+        if refused:
+            return refused
+        body = json.loads(raw)
+        wrong = responses_mock.problem(body)
+        if request.url.path.startswith("/openai/") and not request.query_params.get("api-version"):
+            wrong = "api-version query parameter is required"
+        if wrong:
+            return JSONResponse({"error": {"message": wrong, "type": "invalid_request_error", "param": None,
+                                           "code": None}}, status_code=400)
+        plan = self._plan(body["model"], request)
+        if plan.fails():
+            return self._error(plan)
+        if not body.get("stream"):
+            return JSONResponse(responses_mock.response(plan, body["model"], body))
+
+        async def sse() -> Any:
+            for number, event in enumerate(responses_mock.events(plan, body["model"], body)):
+                if plan.break_after is not None and number >= plan.break_after:
+                    raise RuntimeError("mock upstream breaks the stream")
+                data = json.dumps({**event, "sequence_number": number})
+                yield f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+        return StreamingResponse(sse(), media_type="text/event-stream")
 
     # -- other endpoints ----------------------------------------------------------------------------------------
 

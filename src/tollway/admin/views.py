@@ -17,7 +17,7 @@ _CHANNEL_FIELDS = ("id", "type", "status", "name", "weight", "created_time", "te
                    "model_mapping", "priority", "config", "system_prompt", "status_reason", "status_time")
 _LOG_FIELDS = ("id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
                "prompt_tokens", "completion_tokens", "request_id", "elapsed_time", "is_stream",
-               "system_prompt_reset", "first_byte_time", "upstream_model")
+               "system_prompt_reset", "first_byte_time", "upstream_model", "inbound_api")
 
 
 def user_view(row: Row, cache: Cache) -> dict[str, Any]:
@@ -73,6 +73,7 @@ def log_view(row: Row, *, with_id: bool = True) -> dict[str, Any]:
     view["system_prompt_reset"] = bool(view["system_prompt_reset"])
     view["first_byte_time"] = view["first_byte_time"] or 0
     view["upstream_model"] = view["upstream_model"] or ""
+    view["inbound_api"] = view["inbound_api"] or ""  # the client's API; "" is OpenAI's own
     if not with_id:
         del view["id"]
     return view

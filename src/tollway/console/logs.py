@@ -38,6 +38,11 @@ TYPES: dict[int, tuple[str, str]] = {
 }
 
 
+# The API a call's client spoke (logs.inbound_api); "" is OpenAI's own, and One API's logs have none.
+APIS: dict[str, str] = {"": _("OpenAI"), "anthropic": _("Anthropic Messages"), "responses": _("OpenAI Responses"),
+                        "gemini": _("Gemini")}
+
+
 def type_label(kind: int) -> tuple[str, str]:
     return TYPES.get(kind, (_("Unknown"), ""))
 
@@ -50,7 +55,7 @@ def shown(row: Any, services: Services, *, admin: bool) -> dict[str, Any]:
     """A log as the page shows it: the API's fields (no id for a common user), its type label and channel name."""
     view = log_view(row, with_id=admin)
     label, badge = type_label(view["type"])
-    view.update(type_label=label, badge=badge,
+    view.update(type_label=label, badge=badge, api_label=APIS.get(view["inbound_api"], view["inbound_api"]),
                 channel_name=services.cache.channels[view["channel"]].name
                 if admin and view["channel"] in services.cache.channels else "")
     return view

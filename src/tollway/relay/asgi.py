@@ -78,6 +78,8 @@ class Incoming:
 
 
 Endpoint = Callable[[Incoming], Awaitable[Reply]]
+# How a route answers an error (with the request id): OpenAI's shape, or the shape of the API the route speaks.
+Render = Callable[[TollwayError, str], Reply]
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Route:
     methods: frozenset[str]
     path: str
     endpoint: Endpoint
+    render: Render = error_reply
 
     @property
     def pattern(self) -> tuple[str, str, str] | None:
@@ -106,6 +109,9 @@ class Router:
         self.exact: dict[tuple[str, str], Endpoint] = {}
         self.patterns: list[tuple[frozenset[str], str, str, str, Endpoint]] = []
         self.fallback = fallback
+        # Endpoints whose errors take another API's shape (looked up only when an error is answered).
+        self.renders: dict[Endpoint, Render] = {route.endpoint: route.render for route in routes
+                                                if route.render is not error_reply}
         for route in routes:
             pattern = route.pattern
             if pattern is None:
@@ -164,10 +170,11 @@ class RelayApp:
                 raise TollwayError("Tollway is still starting")
             reply = await endpoint(Incoming(scope, receive, headers, params, services, request_id))
         except TollwayError as exc:
-            reply = error_reply(exc, request_id)
+            reply = self.router.renders.get(endpoint, error_reply)(exc, request_id)
         except Exception:
             log.exception("request %s failed", request_id)
-            reply = error_reply(TollwayError("internal error in Tollway"), request_id)
+            reply = self.router.renders.get(endpoint, error_reply)(TollwayError("internal error in Tollway"),
+                                                                   request_id)
         await _send(reply, request_id, cors, receive, send)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.datastructures import Headers, UploadFile
@@ -13,6 +13,9 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from tollway.billing import prices
 from tollway.errors import InvalidRequest
 from tollway.relay import call_fields as checks
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 
 class Mode(enum.StrEnum):
@@ -71,6 +74,8 @@ class Call:
     files: list[Upload] = field(default_factory=list)
     # The prompt's exact token count, once something needed it (see billing/tokenizer.prompt_bound).
     prompt_tokens: int | None = None
+    # Set when the client spoke another API (Anthropic Messages, Responses, Gemini): this call is its translation.
+    inbound: Inbound | None = None
 
     @property
     def path(self) -> str:

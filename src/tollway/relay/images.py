@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from tollway.errors import InvalidRequest
@@ -48,5 +49,4 @@ async def inline_images(call: Call, fetcher: ImageFetcher) -> Call:
         for m in call.body["messages"]
     ]
     body = {**call.body, "messages": messages}
-    return Call(mode=call.mode, model=call.model, raw=call.raw, content_type=call.content_type, body=body,
-                fields=call.fields, files=call.files)
+    return dataclasses.replace(call, body=body)

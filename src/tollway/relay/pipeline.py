@@ -126,6 +126,9 @@ class Relay:
             except BaseException:
                 self.ledger.refund(attempt.hold)
                 raise
+        if failure is None and call.inbound is not None and call.inbound.refused is not None and not tried:
+            # Channels serve this model, but none takes the client's API as it is, and chat cannot carry it.
+            failure = call.inbound.refused
         if failure is not None:
             if failure.status_code == 429:
                 failure.message = f"upstream channels for this group are saturated, retry later ({failure.message})"
@@ -156,14 +159,37 @@ class Relay:
             if channel.status != 1:
                 raise PermissionDenied(f"channel {channel.id} is disabled", code="channel_disabled")
             return channel
-        return self.cache.routes.pick(caller.user.group, call.model, tried,
-                                      self.guards.health if self.guards is not None else None)
+        health = self.guards.health if self.guards is not None else None
+        channel = self.cache.routes.pick(caller.user.group, call.model, tried, health)
+        if call.inbound is not None and call.inbound.refused is not None:
+            # Chat cannot carry this call: only channels that take the client's API natively can serve it.
+            skipped: set[int] = set()
+            while channel is not None and self._native(call, channel) is None:
+                skipped.add(channel.id)
+                channel = self.cache.routes.pick(caller.user.group, call.model, tried | skipped, health)
+        return channel
+
+    def _native(self, call: Call, channel: ChannelEntry) -> Adaptor | None:
+        """The adaptor passing an inbound call through to this channel as it is, if its type speaks the call's API."""
+        assert call.inbound is not None
+        kind = channel_types.get(channel.type)
+        try:
+            adaptor = self.adaptors.for_type(kind)
+        except UpstreamError:
+            return None
+        return adaptor.native(call.inbound, Target(channel, kind, channel.model_mapping.get(call.model, call.model)))
 
     async def _begin(self, call: Call, caller: Caller, channel: ChannelEntry, request_id: str,
                      started: float) -> Attempt:
         kind = channel_types.get(channel.type)
         adaptor = self.adaptors.for_type(kind)
         target = Target(channel, kind, channel.model_mapping.get(call.model, call.model))
+        if call.inbound is not None:
+            # A channel of the client's own API takes its request as it came; any other one its chat translation.
+            native = adaptor.native(call.inbound, target)
+            if native is None and call.inbound.refused is not None:
+                raise call.inbound.refused  # a pinned channel that cannot take it
+            adaptor = native or adaptor
         options = self.cache.options
         price = pricing.price_of(options, target.model, channel.type, caller.user.group)
         hold = self._reserve(call, caller, price, options.pre_consumed_quota)
@@ -198,10 +224,15 @@ class Relay:
             usage = await self._settle(attempt, translator.state.usage, translator.text, None)
             whole = assembly.completion_from_events(events + translator.close(usage), call)
             whole["usage"] = usage.as_openai()  # what was billed, whether or not the stream carried it
+            if call.inbound is not None:
+                return call.inbound.answered(adaptor, orjson.dumps(whole), JSON, 200, usage, call, attempt.request_id)
             return Reply(200, JSON, orjson.dumps(whole))
         answer = outcome.answer
         assert answer is not None
         usage = await self._settle(attempt, answer.usage, lambda: answer.text, answer)
+        if call.inbound is not None:
+            return call.inbound.answered(adaptor, answer.content, answer.media_type, answer.status, usage, call,
+                                         attempt.request_id)
         if answer.usage is None and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
             # The provider reported no usage: the client sees the count it was billed for.
             answer.content = orjson.dumps({**orjson.loads(answer.content), "usage": usage.as_openai()})
@@ -210,6 +241,10 @@ class Relay:
         return Reply(answer.status, answer.media_type, answer.content)
 
     async def _relay(self, attempt: Attempt, source: Source, translator: StreamTranslator) -> Reply:
+        fail = None
+        if attempt.call.inbound is not None:
+            translator, fail = attempt.call.inbound.relayed(translator, attempt.adaptor, attempt.call,
+                                                            attempt.request_id)
         state = translator.state
         usage: list[Usage] = []
 
@@ -226,7 +261,7 @@ class Relay:
 
         return await streaming.relay(
             source, translator, request_id=attempt.request_id, on_first_byte=attempt.mark_first_byte,
-            settle=settle, tail=lambda: translator.close(usage[0] if usage else None), broke=broke,
+            settle=settle, tail=lambda: translator.close(usage[0] if usage else None), broke=broke, fail=fail,
         )
 
     async def _settle(self, attempt: Attempt, usage: Usage | None, text: Callable[[], str],
@@ -278,7 +313,7 @@ class Relay:
             content += f"; model mapped to {attempt.target.model}"
         if usage.clamped:
             content += f"; {usage.clamped}"
-        return {
+        row: dict[str, object] = {
             "user_id": attempt.caller.user.id,
             "created_at": int(time.time()),
             "type": LOG_CONSUME,
@@ -297,6 +332,9 @@ class Relay:
             "system_prompt_reset": bool(attempt.upstream and attempt.upstream.system_prompt_reset),
             "first_byte_time": int((attempt.first_byte - attempt.started) * 1000) if attempt.first_byte else 0,
         }
+        if attempt.call.inbound is not None:
+            row["inbound_api"] = attempt.call.inbound.api  # the API the client spoke (OpenAI's when absent)
+        return row
 
     async def _prompt_tokens(self, call: Call) -> int:
         """The prompt's exact token count, counted once per call and only when the bill needs it."""

@@ -32,7 +32,11 @@ def json_reply(data: Any, status: int = 200) -> Reply:
     return Reply(status, JSON, orjson.dumps(data))
 
 
+def error_headers(exc: TollwayError) -> tuple[tuple[bytes, bytes], ...]:
+    """The headers an error's answer carries besides its body (Retry-After on a rate limit)."""
+    return tuple((name.lower().encode(), value.encode()) for name, value in exc.headers.items())
+
+
 def error_reply(exc: TollwayError, request_id: str) -> Reply:
     """The error in OpenAI's shape, with the status its class carries."""
-    headers = tuple((name.lower().encode(), value.encode()) for name, value in exc.headers.items())
-    return Reply(exc.status_code, JSON, orjson.dumps(exc.openai_body(request_id)), headers=headers)
+    return Reply(exc.status_code, JSON, orjson.dumps(exc.openai_body(request_id)), headers=error_headers(exc))

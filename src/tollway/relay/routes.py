@@ -9,6 +9,7 @@ from tollway.errors import NotFound, NotImplementedRoute
 from tollway.relay.asgi import Endpoint, Incoming, RelayApp, Route, Router
 from tollway.relay.auth import Caller, allow_model
 from tollway.relay.calls import Mode, parse_json, parse_multipart
+from tollway.relay.inbound_routes import inbound_routes
 from tollway.relay.reply import Reply, json_reply
 from tollway.routing import model_lists
 
@@ -135,6 +136,8 @@ def relay_routes() -> list[Route]:
     post = ("POST",)
     get = ("GET",)
     routes = [
+        # Anthropic's, OpenAI's Responses and Gemini's APIs; Gemini's patterns go before `/v1/models/{model}`.
+        *inbound_routes(),
         _route(post, "/v1/chat/completions", relay(Mode.CHAT)),
         _route(post, "/v1/completions", relay(Mode.COMPLETIONS)),
         _route(post, "/v1/embeddings", relay(Mode.EMBEDDINGS)),
@@ -162,4 +165,4 @@ def relay_app() -> RelayApp:
 
 def serves(path: str) -> bool:
     """Whether a path belongs to the relay app rather than the management API or the console."""
-    return path.startswith("/v1/") or path.startswith("/dashboard/billing/")
+    return path.startswith("/v1/") or path.startswith("/dashboard/billing/") or path.startswith("/v1beta/")

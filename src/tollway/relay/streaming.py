@@ -48,11 +48,13 @@ def _as_is(error: UpstreamError, frames: bytes) -> bytes:
 async def relay(source: Source, translator: StreamTranslator, *, request_id: str,
                 on_first_byte: Callable[[], None], settle: Callable[[], Awaitable[object]],
                 tail: Callable[[], list[bytes]],
-                broke: Callable[[UpstreamError, bytes], bytes] = _as_is) -> Reply:
+                broke: Callable[[UpstreamError, bytes], bytes] = _as_is,
+                fail: Callable[[UpstreamError], list[bytes]] | None = None) -> Reply:
     """Start relaying: returns the reply once the stream has proven itself (or raises its error).
 
     `settle` runs exactly once: when the stream ends, or when the client goes away before that. `broke` hears of
-    a failure after the first byte and may rewrite the bytes that tell the client (to cut secrets out).
+    a failure after the first byte and may rewrite the bytes that tell the client (to cut secrets out); `fail`
+    writes those bytes for a client of another API than OpenAI's (an OpenAI error event otherwise).
     """
     chunks = source.chunks()
     try:
@@ -88,7 +90,8 @@ async def relay(source: Source, translator: StreamTranslator, *, request_id: str
         except UpstreamError as exc:
             # The upstream broke off mid-stream: tell the client in-band, bill what was delivered.
             state.error = exc
-            yield broke(exc, sse.frame(orjson.dumps(exc.openai_body(request_id))))
+            told = b"".join(fail(exc)) if fail is not None else sse.frame(orjson.dumps(exc.openai_body(request_id)))
+            yield broke(exc, told)
         await settle_once()
         yield b"".join(tail())
 

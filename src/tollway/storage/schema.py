@@ -132,6 +132,9 @@ logs = Table(
     # Tollway: the model sent upstream after the channel's model mapping (One API logged only this one; Tollway
     # keeps the requested model in model_name). NULL in logs written before Tollway recorded it.
     Column("upstream_model", String(191), nullable=True),
+    # Tollway: the API the client spoke when it was not OpenAI's ("anthropic", "responses", "gemini"); "" or NULL
+    # for OpenAI's own routes (NULL in logs written before Tollway recorded it, and in One API's).
+    Column("inbound_api", String(32), nullable=True, default=""),
     Index("idx_created_at_type", "created_at", "type"),
     Index("index_username_model_name", "username", "model_name"),
     sqlite_autoincrement=True,

@@ -59,6 +59,10 @@ DOCUMENTED: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
      {"messages": [{"role": "user", "content": [
          {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
          {"type": "text", "text": "Caption this image."}]}]}),
+    ("inline image in URL-safe base64 (google-genai)", {"contents": [{"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgoAAAANSUhEUgAAAA1JREFUeAFjYGD4_x8A-__8"}}]}]},
+     {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {
+         "url": "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAA1JREFUeAFjYGD4/x8A+//8"}}]}]}),
     ("inline PDF and audio", {"contents": [{"parts": [
         {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0x"}},
         {"inlineData": {"mimeType": "audio/mp3", "data": "SUQz"}}, {"text": "Summarize."}]}]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 
 from tollway.errors import UpstreamError
@@ -9,9 +11,14 @@ from tollway.relay.adaptors.anthropic_messages import messages_body, unsupported
 from tollway.relay.adaptors.anthropic_replies import claude_error, openai_completion
 from tollway.relay.adaptors.anthropic_stream import AnthropicStream
 from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
+from tollway.relay.adaptors.claude_native import ClaudeNative
 from tollway.relay.adaptors.failures import json_object
+from tollway.relay.adaptors.passthrough import MESSAGES
 from tollway.relay.calls import Call, Mode
 from tollway.settings import Settings
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 # The client's own anthropic-version header is not visible to adaptors; this is the version One API defaults to.
 API_VERSION = "2023-06-01"
@@ -32,6 +39,9 @@ class AnthropicAdaptor(Adaptor):
     # Anthropic takes images as base64 (URL sources are newer and not everywhere), so images are fetched first.
     inline_images = True
 
+    def __init__(self) -> None:
+        self._native = ClaudeNative(self)
+
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         if call.mode is not Mode.CHAT:
             raise unsupported(call.path)
@@ -51,6 +61,9 @@ class AnthropicAdaptor(Adaptor):
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         return claude_error(status, body)
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        return self._native if inbound.api == MESSAGES else None
 
 
 def build(settings: Settings) -> AnthropicAdaptor:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -19,9 +19,13 @@ from tollway.relay.adaptors.anthropic_stream import ClaudeEvents
 from tollway.relay.adaptors.aws_eventstream import Decoder, Message
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamState, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.failures import body_text, json_of, misconfigured, provider_error
+from tollway.relay.adaptors.passthrough import MESSAGES
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
 from tollway.settings import Settings
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 BEDROCK_VERSION = "bedrock-2023-05-31"
 SERVICE = "bedrock"  # the signing name of bedrock-runtime
@@ -106,6 +110,22 @@ def _message_of(data: Any) -> tuple[str, str]:
     return str(message), kind
 
 
+def stream_failure(message: Message) -> UpstreamError | None:
+    """The failure an event-stream message reports (an `exception` or `error` message), else None."""
+    kind = message.headers.get(":message-type")
+    if kind == "exception":
+        exception = str(message.headers.get(":exception-type") or "")
+        try:
+            text, _ = _message_of(orjson.loads(message.payload))
+        except orjson.JSONDecodeError:
+            text = message.payload.decode("utf-8", "replace")
+        return bedrock_error(500, text or exception, exception)
+    if kind == "error":
+        code = str(message.headers.get(":error-code") or "")
+        return bedrock_error(500, str(message.headers.get(":error-message") or code), code)
+    return None
+
+
 class BedrockStream(StreamTranslator):
     """Decodes InvokeModelWithResponseStream's binary events; each chunk holds one Anthropic event in base64."""
 
@@ -131,17 +151,8 @@ class BedrockStream(StreamTranslator):
                 return self.events.fail(UpstreamError(f"Bedrock sent an unreadable chunk: {exc!r}", status_code=502,
                                                       code="bad_upstream_stream", retryable=True))
             return self.events.event(event) if isinstance(event, dict) else []
-        if kind == "exception":
-            exception = str(message.headers.get(":exception-type") or "")
-            try:
-                text, _ = _message_of(orjson.loads(message.payload))
-            except orjson.JSONDecodeError:
-                text = message.payload.decode("utf-8", "replace")
-            return self.events.fail(bedrock_error(500, text or exception, exception))
-        if kind == "error":
-            code = str(message.headers.get(":error-code") or "")
-            return self.events.fail(bedrock_error(500, str(message.headers.get(":error-message") or code), code))
-        return []
+        error = stream_failure(message)
+        return self.events.fail(error) if error is not None else []
 
     def close(self, usage: Usage | None) -> list[bytes]:
         return self.events.close(usage)
@@ -156,7 +167,7 @@ class AwsAdaptor(Adaptor):
         self.clock = clock
 
     @staticmethod
-    def _account(target: Target) -> tuple[str, aws_sigv4.Credentials | None, str]:
+    def account(target: Target) -> tuple[str, aws_sigv4.Credentials | None, str]:
         """(region, signing credentials, Bedrock API key): config region/ak/sk, or a key `ak|sk|region`."""
         config, key = target.channel.config, target.channel.key.strip()
         region, ak, sk = (str(config.get(name) or "").strip() for name in ("region", "ak", "sk"))
@@ -175,7 +186,7 @@ class AwsAdaptor(Adaptor):
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         if call.mode is not Mode.CHAT:
             raise unsupported(call.path)
-        region, credentials, api_key = self._account(target)
+        region, credentials, api_key = self.account(target)
         channel = target.channel
         body = messages_body(call, target.model, channel.system_prompt)
         # Bedrock names the model in the URL and the operation, and refuses keys it does not know.
@@ -188,13 +199,25 @@ class AwsAdaptor(Adaptor):
         url = f"{base}/model/{quote(model_id(target.model), safe=':')}/{operation}"
         headers = {"Content-Type": "application/json",
                    "Accept": "application/vnd.amazon.eventstream" if call.stream else "application/json"}
-        if credentials is None:
-            headers["Authorization"] = f"Bearer {api_key}"
-        else:
-            headers = aws_sigv4.sign("POST", url, headers, content, credentials, region=region, service=SERVICE,
-                                     now=self.clock())
+        headers = self.authorized(url, headers, content, region, credentials, api_key)
         return UpstreamRequest("POST", url, headers, content, stream=call.stream,
                                system_prompt_reset=bool(channel.system_prompt))
+
+    def authorized(self, url: str, headers: dict[str, str], content: bytes, region: str,
+                   credentials: aws_sigv4.Credentials | None, api_key: str) -> dict[str, str]:
+        """The headers with the request's authorization: a SigV4 signature, or the Bedrock API key."""
+        if credentials is None:
+            return {**headers, "Authorization": f"Bearer {api_key}"}
+        return aws_sigv4.sign("POST", url, headers, content, credentials, region=region, service=SERVICE,
+                              now=self.clock())
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        if inbound.api != MESSAGES:
+            return None
+        # Imported here: the passthrough builds on this module's reading of Bedrock.
+        from tollway.relay.adaptors.bedrock_native import BedrockNative
+
+        return BedrockNative(self)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         return whole_answer(call, status, body, target.model)

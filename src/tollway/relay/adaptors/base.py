@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.failures import upstream_error
@@ -18,6 +18,9 @@ from tollway.relay.calls import Call
 from tollway.relay.usage import Usage
 from tollway.routing.channel_types import ChannelType
 from tollway.storage.cache import ChannelEntry
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,3 +139,8 @@ class Adaptor:
     def error(self, status: int, body: bytes) -> UpstreamError:
         """Translate a failed answer (status ≥ 400, or an error body) into an UpstreamError."""
         return upstream_error(status, body)
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        """The adaptor that passes a call of another API (relay/inbound) through as the client sent it, when this
+        target speaks that API (adaptors/passthrough.py); None when the call is translated to OpenAI chat."""
+        return None

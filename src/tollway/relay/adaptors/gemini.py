@@ -6,6 +6,7 @@ or the credential, so Vertex AI reuses them with its own endpoint and OAuth toke
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -16,10 +17,15 @@ from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Targe
 from tollway.relay.adaptors.failures import not_served
 from tollway.relay.adaptors.gemini_answer import embeddings_answer, gemini_answer
 from tollway.relay.adaptors.gemini_errors import google_error
+from tollway.relay.adaptors.gemini_native import GeminiNative, model_url
 from tollway.relay.adaptors.gemini_request import embedding_body, gemini_body
 from tollway.relay.adaptors.gemini_stream import GeminiStream
+from tollway.relay.adaptors.passthrough import GEMINI
 from tollway.relay.calls import Call, Mode
 from tollway.settings import Settings
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 # Models served only by v1beta (and what v1 lacks: systemInstruction, tools, JSON output, thinking).
 _BETA_MODELS = ("gemini-1.5", "gemini-2", "gemini-3", "gemini-exp", "gemini-embedding", "gemma-", "learnlm")
@@ -60,6 +66,20 @@ class GeminiAdaptor(Adaptor):
     def __init__(self, *, version: str = "v1", safety: str = "BLOCK_NONE") -> None:
         self.version = version
         self.safety = safety
+        self._native = GeminiNative(self, self._native_url, self._key)
+
+    def _base(self, target: Target, model: str, body: dict[str, Any]) -> str:
+        """The channel's base URL with the API version this model and body need."""
+        base = (target.channel.base_url or target.type.base_url).rstrip("/")
+        return f"{base}/{api_version(str(target.channel.config.get('api_version') or self.version), model, body)}"
+
+    def _native_url(self, target: Target, action: str, body: dict[str, Any]) -> str:
+        model = target.model.removeprefix("models/")
+        return model_url(self._base(target, model, body), model, action)
+
+    @staticmethod
+    def _key(target: Target) -> dict[str, str]:
+        return {"x-goog-api-key": target.channel.key}
 
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         model = target.model.removeprefix("models/")
@@ -73,12 +93,10 @@ class GeminiAdaptor(Adaptor):
             body, action = embedding_body(call, model), "batchEmbedContents"
         else:
             raise not_served(target.type.label, call.path)
-        base = (channel.base_url or target.type.base_url).rstrip("/")
-        version = api_version(str(channel.config.get("api_version") or self.version), model, body)
-        headers = {"Content-Type": "application/json", "x-goog-api-key": channel.key}
+        headers = {"Content-Type": "application/json", **self._key(target)}
         if stream:
             headers["Accept"] = "text/event-stream"
-        url = f"{base}/{version}/models/{quote(model, safe='')}:{action}"
+        url = f"{self._base(target, model, body)}/models/{quote(model, safe='')}:{action}"
         return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=stream, system_prompt_reset=reset)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
@@ -91,6 +109,9 @@ class GeminiAdaptor(Adaptor):
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         return google_error(status, body)
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        return self._native if inbound.api == GEMINI else None
 
 
 def build(settings: Settings) -> GeminiAdaptor:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import orjson
@@ -14,11 +14,18 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.failures import body_error, load_json, not_served, upstream_error
 from tollway.relay.adaptors.line_stream import LineStream
 from tollway.relay.adaptors.openai_out import error_frame, usage_frame
+from tollway.relay.adaptors.passthrough import RESPONSES
+from tollway.relay.adaptors.responses_native import ResponsesNative
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
 from tollway.settings import Settings
 
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
+
 AZURE = 3
+# The types whose upstream serves OpenAI's Responses API: OpenAI's own and Azure OpenAI.
+RESPONSES_TYPES = frozenset({1, AZURE})
 _CLOUDFLARE_GATEWAY = "https://gateway.ai.cloudflare.com"
 _TRANSCRIPTS = (Mode.TRANSCRIPTION, Mode.TRANSLATION)
 
@@ -68,6 +75,7 @@ class OpenAIAdaptor(Adaptor):
 
     def __init__(self, *, enforce_include_usage: bool = False) -> None:
         self.enforce_include_usage = enforce_include_usage
+        self._responses = ResponsesNative(self)
 
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         channel, kind = target.channel, target.type
@@ -116,6 +124,9 @@ class OpenAIAdaptor(Adaptor):
 
     def translator(self, call: Call, target: Target) -> OpenAIStream:
         return OpenAIStream(call)
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        return self._responses if inbound.api == RESPONSES and target.type.id in RESPONSES_TYPES else None
 
 
 def _answer_text(data: Any) -> str:

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -24,13 +24,19 @@ from tollway.relay.adaptors.anthropic_messages import messages_body
 from tollway.relay.adaptors.anthropic_replies import claude_error
 from tollway.relay.adaptors.anthropic_stream import AnthropicStream
 from tollway.relay.adaptors.base import Adaptor, Answer, Exchange, StreamTranslator, Target, UpstreamRequest
+from tollway.relay.adaptors.claude_native import VertexClaudeNative
 from tollway.relay.adaptors.failures import json_of, misconfigured, not_served
 from tollway.relay.adaptors.gemini_answer import gemini_answer
 from tollway.relay.adaptors.gemini_errors import google_error
+from tollway.relay.adaptors.gemini_native import GENERATE, GeminiNative, model_url
 from tollway.relay.adaptors.gemini_request import gemini_body
 from tollway.relay.adaptors.gemini_stream import GeminiStream
+from tollway.relay.adaptors.passthrough import GEMINI, MESSAGES
 from tollway.relay.calls import Call, Mode
 from tollway.settings import Settings
+
+if TYPE_CHECKING:
+    from tollway.relay.inbound.calls import Inbound
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -93,6 +99,15 @@ class VertexAdaptor(Adaptor):
     def __init__(self, *, safety: str = "BLOCK_NONE", clock: Callable[[], float] = time.time) -> None:
         self.safety = safety
         self.clock = clock
+        self._claude = VertexClaudeNative(self, self.publishers)
+        self._gemini = GeminiNative(self, self._gemini_url, self._bearer)
+
+    def _gemini_url(self, target: Target, action: str, body: dict[str, Any]) -> str:
+        return model_url(f"{self.publishers(target)}/google", target.model, action)
+
+    @staticmethod
+    def _bearer(target: Target) -> dict[str, str]:
+        return {"Authorization": f"Bearer {target.credential}"}
 
     def credential(self, target: Target) -> Exchange:
         account = service_account(target)
@@ -103,10 +118,10 @@ class VertexAdaptor(Adaptor):
         identity = hashlib.sha256(f"{account['client_email']}:{account.get('private_key_id', '')}".encode())
         return Exchange(f"vertexai:{target.channel.id}:{identity.hexdigest()[:16]}", request, _read_token)
 
-    def request(self, call: Call, target: Target) -> UpstreamRequest:
-        if call.mode is not Mode.CHAT:
-            raise not_served(target.type.label, call.path)
-        channel, model = target.channel, target.model
+    @staticmethod
+    def publishers(target: Target) -> str:
+        """The URL of the channel's project and region up to `/publishers` (Google's and Anthropic's models follow)."""
+        channel = target.channel
         config = channel.config
         region = str(config.get("region") or DEFAULT_REGION)
         project = str(config.get("vertex_ai_project_id") or service_account(target).get("project_id") or "")
@@ -114,7 +129,13 @@ class VertexAdaptor(Adaptor):
             raise misconfigured("this Vertex AI channel needs vertex_ai_project_id in its config")
         host = f"https://{'' if region == 'global' else region + '-'}aiplatform.googleapis.com"
         base = (channel.base_url or host).rstrip("/")
-        prefix = f"{base}/v1/projects/{quote(project)}/locations/{quote(region)}/publishers"
+        return f"{base}/v1/projects/{quote(project)}/locations/{quote(region)}/publishers"
+
+    def request(self, call: Call, target: Target) -> UpstreamRequest:
+        if call.mode is not Mode.CHAT:
+            raise not_served(target.type.label, call.path)
+        channel, model = target.channel, target.model
+        prefix = self.publishers(target)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {target.credential}"}
         if call.stream:
             headers["Accept"] = "text/event-stream"
@@ -139,6 +160,14 @@ class VertexAdaptor(Adaptor):
 
     def translator(self, call: Call, target: Target) -> StreamTranslator:
         return AnthropicStream(call, target.model) if is_claude(target.model) else GeminiStream(call)
+
+    def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
+        # Claude models speak Anthropic's Messages API here, Google's models the Gemini API (but for embeddings).
+        if inbound.api == MESSAGES and is_claude(target.model):
+            return self._claude
+        if inbound.api == GEMINI and inbound.action in GENERATE and not is_claude(target.model):
+            return self._gemini
+        return None
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         # Vertex wraps failures in Google's RPC error shape, for Claude models too; Anthropic's own shape

@@ -175,3 +175,7 @@ class Chained(StreamTranslator):
     def fail(self, error: TollwayError) -> list[bytes]:
         """The client's error event for a failure the pipeline caught mid-stream."""
         return self.outer.fail(error)
+
+    def text(self) -> str:
+        """The adaptor's reading of the generated text (counted when the upstream reports no usage)."""
+        return self.inner.text()

@@ -36,6 +36,7 @@ from tollway.relay.inbound.gemini_schema import json_schema
 _EFFORTS = ("minimal", "low", "medium", "high")
 _MODES = {"AUTO": "auto", "ANY": "required", "VALIDATED": "auto", "NONE": "none"}
 _AUDIO = {"audio/wav": "wav", "audio/x-wav": "wav", "audio/mp3": "mp3", "audio/mpeg": "mp3"}
+_STANDARD_BASE64 = str.maketrans("-_", "+/")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def _media(part: dict[str, Any], param: str) -> dict[str, Any]:
         mime, data = str(field(inline, "mimeType") or ""), field(inline, "data")
         if not isinstance(data, str):
             raise InvalidRequest(f"'{param}.inlineData.data' must be base64 text", param=f"{param}.inlineData.data")
+        # google-genai writes bytes in URL-safe base64, which Google takes; data URLs and OpenAI take the standard one.
+        data = data.translate(_STANDARD_BASE64)
         if mime.startswith("image/"):
             return image_part(data_url(mime, data))
         if mime in _AUDIO:
