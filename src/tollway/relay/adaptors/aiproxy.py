@@ -19,7 +19,6 @@ from tollway.relay.adaptors.line_stream import LineStream, data_object
 from tollway.relay.adaptors.openai_out import ChunkWriter, text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 DOCUMENTS_HEADING = "\n\n参考文档：\n"  # "Reference documents:", as One API writes it
 # Words of AI Proxy's error messages that say whose fault it is (its errCode values are not documented).
@@ -135,8 +134,3 @@ class LibraryStream(LineStream):
         # An answer cut off still gets its documents and its finish.
         rest = self._finish() if not self.writer.finished and self.state.error is None else []
         return rest + self.writer.close(usage)
-
-
-def build(settings: Settings) -> AIProxyLibraryAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return AIProxyLibraryAdaptor()

@@ -16,7 +16,6 @@ from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion, embeddings
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
-from tollway.settings import Settings
 
 TEXT_PATH = "/api/v1/services/aigc/text-generation/generation"
 VISION_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
@@ -246,8 +245,3 @@ class AliAdaptor(Adaptor):
         if isinstance(data, dict) and isinstance(data.get("code"), str) and data["code"]:
             return ali_error(status, data["code"], str(data.get("message") or ""))
         return upstream_error(status, body)
-
-
-def build(settings: Settings) -> AliAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return AliAdaptor()

@@ -15,7 +15,6 @@ from tollway.relay.adaptors.claude_native import ClaudeNative
 from tollway.relay.adaptors.failures import json_object
 from tollway.relay.adaptors.passthrough import MESSAGES
 from tollway.relay.calls import Call, Mode
-from tollway.settings import Settings
 
 if TYPE_CHECKING:
     from tollway.relay.inbound.calls import Inbound
@@ -64,8 +63,3 @@ class AnthropicAdaptor(Adaptor):
 
     def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
         return self._native if inbound.api == MESSAGES else None
-
-
-def build(settings: Settings) -> AnthropicAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return AnthropicAdaptor()

@@ -22,7 +22,6 @@ from tollway.relay.adaptors.failures import body_text, json_of, misconfigured, p
 from tollway.relay.adaptors.passthrough import MESSAGES
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 if TYPE_CHECKING:
     from tollway.relay.inbound.calls import Inbound
@@ -231,8 +230,3 @@ class AwsAdaptor(Adaptor):
             text = body_text(body)
             message = f"Bedrock returned status {status}" + (f": {text}" if text else "")
         return bedrock_error(status, message, exception)
-
-
-def build(settings: Settings) -> AwsAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return AwsAdaptor()

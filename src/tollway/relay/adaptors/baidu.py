@@ -26,7 +26,6 @@ from tollway.relay.adaptors.openai_out import (
 )
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 _ROOT = "/rpc/2.0/ai_custom/v1/wenxinworkshop"
 
@@ -298,8 +297,3 @@ class BaiduAdaptor(Adaptor):
         data = json_of(body)
         found = _error_in(data) if isinstance(data, dict) else None
         return found or upstream_error(status, body)
-
-
-def build(settings: Settings) -> BaiduAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return BaiduAdaptor()

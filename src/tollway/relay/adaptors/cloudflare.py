@@ -26,7 +26,6 @@ from tollway.relay.adaptors.openai import OpenAIAdaptor, OpenAIStream
 from tollway.relay.adaptors.openai_out import ChunkWriter, error_frame, text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
-from tollway.settings import Settings
 
 _GATEWAY = "https://gateway.ai.cloudflare.com"
 _OPENAI_PATHS = {Mode.CHAT: "/v1/chat/completions", Mode.EMBEDDINGS: "/v1/embeddings"}
@@ -188,8 +187,3 @@ class RunStream(LineStream):
 
     def end(self, usage: Usage | None) -> list[bytes]:
         return self.writer.end(usage, finish_empty=True)
-
-
-def build(settings: Settings) -> CloudflareAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return CloudflareAdaptor(enforce_include_usage=settings.enforce_include_usage)

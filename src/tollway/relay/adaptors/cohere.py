@@ -17,7 +17,6 @@ from tollway.relay.adaptors.content import text_of
 from tollway.relay.adaptors.failures import not_served
 from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.calls import Call, Mode
-from tollway.settings import Settings
 
 WEB_SEARCH = "-internet"
 _PY_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "object": "Dict", "array": "List"}
@@ -199,8 +198,3 @@ class CohereAdaptor(Adaptor):
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         return cohere_error(status, body)
-
-
-def build(settings: Settings) -> CohereAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return CohereAdaptor()

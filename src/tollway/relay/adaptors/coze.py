@@ -21,7 +21,6 @@ from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 V3_CHAT = "/v3/chat"
 V3_RETRIEVE = "/v3/chat/retrieve"
@@ -181,8 +180,3 @@ class CozeAdaptor(Adaptor):
         if isinstance(data, dict) and data.get("code") and isinstance(data.get("msg"), str):
             return coze_error(data["code"], data["msg"], status)
         return upstream_error(status, body)
-
-
-def build(settings: Settings) -> CozeAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return CozeAdaptor()

@@ -16,7 +16,6 @@ from tollway.relay.adaptors.failures import body_text, json_of, table_error, uns
 from tollway.relay.adaptors.openai_out import text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 DEFAULT_LANGUAGE = "ZH"
 _FREE_API = "https://api-free.deepl.com"
@@ -87,8 +86,3 @@ class DeepLAdaptor(Adaptor):
                 text = f"{text}: {data['detail']}" if text else str(data["detail"])
         text = text or body_text(body) or f"DeepL returned status {status}"
         return table_error(status, text, f"deepl_{status}", _STATUSES)
-
-
-def build(settings: Settings) -> DeepLAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return DeepLAdaptor()

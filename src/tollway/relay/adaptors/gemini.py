@@ -22,7 +22,6 @@ from tollway.relay.adaptors.gemini_request import embedding_body, gemini_body
 from tollway.relay.adaptors.gemini_stream import GeminiStream
 from tollway.relay.adaptors.passthrough import GEMINI
 from tollway.relay.calls import Call, Mode
-from tollway.settings import Settings
 
 if TYPE_CHECKING:
     from tollway.relay.inbound.calls import Inbound
@@ -112,8 +111,3 @@ class GeminiAdaptor(Adaptor):
 
     def native(self, inbound: Inbound, target: Target) -> Adaptor | None:
         return self._native if inbound.api == GEMINI else None
-
-
-def build(settings: Settings) -> GeminiAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return GeminiAdaptor(version=settings.gemini_version, safety=settings.gemini_safety_setting)

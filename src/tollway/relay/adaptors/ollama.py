@@ -23,7 +23,6 @@ from tollway.relay.adaptors.openai_out import (
 )
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 _PATHS = {Mode.CHAT: "/api/chat", Mode.COMPLETIONS: "/api/generate", Mode.EMBEDDINGS: "/api/embed"}
 # Request fields Ollama reads from `options` (OpenAI's names, plus Ollama's own that clients send as extra fields).
@@ -287,8 +286,3 @@ class OllamaStream(LineStream):
 
     def end(self, usage: Usage | None) -> list[bytes]:
         return self.writer.close(usage)
-
-
-def build(settings: Settings) -> OllamaAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return OllamaAdaptor()

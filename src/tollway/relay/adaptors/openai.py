@@ -18,7 +18,6 @@ from tollway.relay.adaptors.passthrough import RESPONSES
 from tollway.relay.adaptors.responses_native import ResponsesNative
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
-from tollway.settings import Settings
 
 if TYPE_CHECKING:
     from tollway.relay.inbound.calls import Inbound
@@ -280,8 +279,3 @@ class OpenAIStream(LineStream):
             out.append(usage_frame(self._id, kind, self._created or int(time.time()), self._model, usage))
         out.append(sse.DONE)
         return out
-
-
-def build(settings: Settings) -> OpenAIAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return OpenAIAdaptor(enforce_include_usage=settings.enforce_include_usage)

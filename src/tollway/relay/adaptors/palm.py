@@ -20,7 +20,6 @@ from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 # One API always calls this model, whatever the channel's model is named ("PaLM-2").
 PATH = "/v1beta2/models/chat-bison-001:generateMessage"
@@ -92,8 +91,3 @@ class PaLMAdaptor(Adaptor):
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         return google_error(status, body)
-
-
-def build(settings: Settings) -> PaLMAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return PaLMAdaptor()

@@ -1,22 +1,65 @@
-"""Which adaptor translates for which channel type: `tollway.relay.adaptors.<family>.build(settings)`."""
+"""Which adaptor translates for which channel type: one table from provider family to adaptor, built at startup.
+
+Channel types name their family (routing/channel_types.py); every family that speaks OpenAI's format is one
+row there and shares the OpenAI adaptor. A family without a row here (One API's proxy type 43) is refused with
+a 501 another channel may make good.
+"""
 
 from __future__ import annotations
 
-import importlib
-from typing import cast
-
 from tollway.errors import UpstreamError
+from tollway.relay.adaptors.aiproxy import AIProxyLibraryAdaptor
+from tollway.relay.adaptors.ali import AliAdaptor
+from tollway.relay.adaptors.anthropic import AnthropicAdaptor
+from tollway.relay.adaptors.aws import AwsAdaptor
+from tollway.relay.adaptors.baidu import BaiduAdaptor
 from tollway.relay.adaptors.base import Adaptor
-from tollway.routing.channel_types import TYPES, ChannelType
+from tollway.relay.adaptors.cloudflare import CloudflareAdaptor
+from tollway.relay.adaptors.cohere import CohereAdaptor
+from tollway.relay.adaptors.coze import CozeAdaptor
+from tollway.relay.adaptors.deepl import DeepLAdaptor
+from tollway.relay.adaptors.gemini import GeminiAdaptor
+from tollway.relay.adaptors.ollama import OllamaAdaptor
+from tollway.relay.adaptors.openai import OpenAIAdaptor
+from tollway.relay.adaptors.palm import PaLMAdaptor
+from tollway.relay.adaptors.replicate import ReplicateAdaptor
+from tollway.relay.adaptors.tencent import TencentAdaptor
+from tollway.relay.adaptors.vertexai import VertexAdaptor
+from tollway.relay.adaptors.xunfei import XunfeiAdaptor
+from tollway.relay.adaptors.zhipu import ZhipuAdaptor
+from tollway.routing.channel_types import OPENAI, TYPES, ChannelType
 from tollway.settings import Settings
 
 
+def families(settings: Settings) -> dict[str, Adaptor]:
+    """Every provider family's adaptor, configured from the settings that concern it."""
+    return {
+        OPENAI: OpenAIAdaptor(enforce_include_usage=settings.enforce_include_usage),
+        "aiproxy": AIProxyLibraryAdaptor(),
+        "ali": AliAdaptor(),
+        "anthropic": AnthropicAdaptor(),
+        "aws": AwsAdaptor(),
+        "baidu": BaiduAdaptor(),
+        "cloudflare": CloudflareAdaptor(enforce_include_usage=settings.enforce_include_usage),
+        "cohere": CohereAdaptor(),
+        "coze": CozeAdaptor(),
+        "deepl": DeepLAdaptor(),
+        "gemini": GeminiAdaptor(version=settings.gemini_version, safety=settings.gemini_safety_setting),
+        "ollama": OllamaAdaptor(),
+        "palm": PaLMAdaptor(),
+        "replicate": ReplicateAdaptor(),
+        "tencent": TencentAdaptor(),
+        "vertexai": VertexAdaptor(safety=settings.gemini_safety_setting),
+        "xunfei": XunfeiAdaptor(),
+        "zhipu": ZhipuAdaptor(),
+    }
+
+
 class Adaptors:
-    """One adaptor instance per provider family, made on first use from the family's module."""
+    """The adaptor of each provider family."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._families: dict[str, Adaptor] = {}
+        self._families = families(settings)
 
     def register(self, family: str, adaptor: Adaptor) -> None:
         """Use this adaptor for a family (tests use it to plug in their own)."""
@@ -26,25 +69,10 @@ class Adaptors:
         """The adaptor of a channel type; a family without one fails over to another channel."""
         adaptor = self._families.get(kind.family)
         if adaptor is None:
-            try:
-                module = importlib.import_module(f"tollway.relay.adaptors.{kind.family}")
-            except ModuleNotFoundError:
-                raise UpstreamError(
-                    f"channel type {kind.label} ({kind.id}) is not supported by this Tollway version yet",
-                    status_code=501,
-                    code="channel_type_not_supported",
-                    retryable=True,
-                ) from None
-            adaptor = self._families[kind.family] = cast(Adaptor, module.build(self.settings))
+            raise UpstreamError(f"channel type {kind.label} ({kind.id}) is not supported by this Tollway version yet",
+                                status_code=501, code="channel_type_not_supported", retryable=True)
         return adaptor
 
     def supported(self) -> set[int]:
-        """Channel types whose family has an adaptor module."""
-        found = set()
-        for type_id, kind in TYPES.items():
-            try:
-                self.for_type(kind)
-            except UpstreamError:
-                continue
-            found.add(type_id)
-        return found
+        """Channel types whose family has an adaptor."""
+        return {type_id for type_id, kind in TYPES.items() if kind.family in self._families}

@@ -25,7 +25,6 @@ from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import ChunkWriter, text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 POLL_INTERVAL = 1.0  # seconds between polls of an unfinished prediction (One API waits 3)
 DEFAULT_MAX_TOKENS = 500  # One API's default when the client sets none
@@ -285,8 +284,3 @@ def _detail(data: str, field: str = "detail") -> str:
     if isinstance(parsed, dict):
         return str(parsed.get(field) or "")
     return data.strip() if field == "detail" and isinstance(parsed, str) else ""
-
-
-def build(settings: Settings) -> ReplicateAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return ReplicateAdaptor()

@@ -27,7 +27,6 @@ from tollway.relay.adaptors.openai_out import (
 from tollway.relay.adaptors.tencent_sign import authorization
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
-from tollway.settings import Settings
 
 SERVICE = "hunyuan"
 VERSION = "2023-09-01"
@@ -284,8 +283,3 @@ class TencentAdaptor(Adaptor):
 
     def error(self, status: int, body: bytes) -> UpstreamError:
         return _error_in(json_of(body)) or upstream_error(status, body)
-
-
-def build(settings: Settings) -> TencentAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return TencentAdaptor()

@@ -33,7 +33,6 @@ from tollway.relay.adaptors.gemini_request import gemini_body
 from tollway.relay.adaptors.gemini_stream import GeminiStream
 from tollway.relay.adaptors.passthrough import GEMINI, MESSAGES
 from tollway.relay.calls import Call, Mode
-from tollway.settings import Settings
 
 if TYPE_CHECKING:
     from tollway.relay.inbound.calls import Inbound
@@ -175,8 +174,3 @@ class VertexAdaptor(Adaptor):
         if b'"type":"error"' in body.replace(b" ", b""):
             return claude_error(status, body)
         return google_error(status, body)
-
-
-def build(settings: Settings) -> VertexAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return VertexAdaptor(safety=settings.gemini_safety_setting)

@@ -19,7 +19,6 @@ from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import ChunkWriter
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
-from tollway.settings import Settings
 
 DEFAULT_BASE = "wss://spark-api.xf-yun.com"
 DEFAULT_VERSION = "v1.1"
@@ -215,8 +214,3 @@ class XunfeiAdaptor(Adaptor):
         if isinstance(header, dict) and isinstance(header.get("code"), int) and header["code"]:
             return xunfei_error(header["code"], str(header.get("message") or ""))
         return upstream_error(status, body)
-
-
-def build(settings: Settings) -> XunfeiAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return XunfeiAdaptor()

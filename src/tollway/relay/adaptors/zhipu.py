@@ -20,7 +20,6 @@ from tollway.relay.adaptors.openai_out import answer_text, embeddings, error_fra
 from tollway.relay.adaptors.zhipu_v3 import V3Stream, v3_answer, v3_body
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
-from tollway.settings import Settings
 
 TOKEN_LIFETIME_MS = 3600 * 1000
 
@@ -232,8 +231,3 @@ def _image_body(call: Call, target: Target) -> dict[str, Any]:
     if isinstance(call.body.get("user"), str):
         body["user_id"] = call.body["user"]
     return body
-
-
-def build(settings: Settings) -> ZhipuAdaptor:
-    """The family's adaptor, as the registry makes it."""
-    return ZhipuAdaptor()
