@@ -7,6 +7,8 @@ from typing import cast
 
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Adaptor
+from tollway.relay.adaptors.failures import not_served
+from tollway.relay.adaptors.rerank import RerankAdaptor, offers_rerank
 from tollway.routing.channel_types import TYPES, ChannelType
 from tollway.settings import Settings
 
@@ -36,6 +38,15 @@ class Adaptors:
                     retryable=True,
                 ) from None
             adaptor = self._families[kind.family] = cast(Adaptor, module.build(self.settings))
+        return adaptor
+
+    def rerank(self, kind: ChannelType) -> Adaptor:
+        """The adaptor of `POST /v1/rerank`, the same for every type that offers it (relay/adaptors/rerank.py)."""
+        if not offers_rerank(kind):
+            raise not_served(kind.label, "/v1/rerank")
+        adaptor = self._families.get("rerank")
+        if adaptor is None:
+            adaptor = self._families["rerank"] = RerankAdaptor()
         return adaptor
 
     def supported(self) -> set[int]:
