@@ -1,4 +1,4 @@
-"""FastGPT's channel tab against Tollway: list, providers, create, edit, status, delete, replayed as FastGPT sends them."""
+"""FastGPT's channel tab against Tollway: list, providers, create, edit, status, delete, as FastGPT sends them."""
 
 from __future__ import annotations
 
