@@ -36,16 +36,20 @@ async def import_one_api(dsn: str, *, engine: AsyncEngine, log_engine: AsyncEngi
     try:
         try:
             source_conn = await reader.connect()
-            tables = await source.tables(source_conn)
-            importer = Importer(tables, source_conn, keybox)
-            await importer.load()
         except (SQLAlchemyError, OSError) as exc:
             raise unreadable(exc) from None
-        async with lock or _unlocked(), engine.begin() as conn:
-            await importer.run(conn)
-        if logs:
-            await importer.logs(log_engine, f"import:{source.fingerprint(url)}:logs", unreadable)
-        await source_conn.close()
+        try:
+            try:
+                importer = Importer(await source.tables(source_conn), source_conn, keybox)
+                await importer.load()
+            except (SQLAlchemyError, OSError) as exc:
+                raise unreadable(exc) from None
+            async with lock or _unlocked(), engine.begin() as conn:
+                await importer.run(conn)
+            if logs:
+                await importer.logs(log_engine, f"import:{source.fingerprint(url)}:logs", unreadable)
+        finally:
+            await source_conn.close()
     finally:
         await reader.dispose()
     return importer.report
