@@ -3,7 +3,9 @@
 Minute buckets come from the minute sums; hour, day and month buckets from the quarter-hour sums, each quarter
 placed in the local hour (or day, or month) it starts in. Every time zone's offset is a whole number of quarter
 hours, so local hours start on quarter boundaries even at :30 and :45 offsets (where AI Proxy's UTC-aligned hours
-match no local hour). Each row has every number FastGPT reads, never null; no data is `[]`.
+match no local hour). When the zone keeps one offset through the range (no daylight saving change in it), the
+database sums quarters into local hours and days itself; otherwise each quarter is placed here. Each row has every
+number FastGPT reads, never null; no data is `[]`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from tollway.services import Services
 
 SPANS = ("minute", "hour", "day", "month")
+WIDTHS = {"hour": 3600, "day": 86400}  # spans of fixed length, summed by the database in a zone with one offset
 _minutes, _quarters = schema.call_minutes, schema.call_quarters
 Bucket = Callable[[int], int]
 
@@ -43,8 +46,14 @@ def zone(name: str) -> datetime.tzinfo:
 
 
 def bucket_of(span: str, tz: datetime.tzinfo) -> Bucket:
-    """Unix seconds → the Unix seconds at which its local hour, day or month starts in `tz`."""
+    """Unix seconds → the Unix seconds at which its local hour, day or month starts in `tz` (worked out once per
+    distinct quarter hour: many rows share one)."""
+    known: dict[int, int] = {}
+
     def start(moment: int) -> int:
+        found = known.get(moment)
+        if found is not None:
+            return found
         local = datetime.datetime.fromtimestamp(moment, tz)
         if span == "hour":
             local = local.replace(minute=0, second=0, microsecond=0)
@@ -52,8 +61,22 @@ def bucket_of(span: str, tz: datetime.tzinfo) -> Bucket:
             local = datetime.datetime(local.year, local.month, local.day, tzinfo=tz)
         else:
             local = datetime.datetime(local.year, local.month, 1, tzinfo=tz)
-        return int(local.timestamp())
+        known[moment] = int(local.timestamp())
+        return known[moment]
     return start
+
+
+def fixed_offset(tz: datetime.tzinfo, start: float | None, end: float) -> int | None:
+    """The zone's UTC offset in seconds when it is the same all through [start, end] (no daylight saving change),
+    else None. Offsets last months, so one look every 12 hours finds any change."""
+    if start is None:
+        return None
+    moments = [*range(math.floor(start), math.floor(end), 43200), math.floor(end)]
+    offsets = {tz.utcoffset(datetime.datetime.fromtimestamp(moment, datetime.UTC)) for moment in moments}
+    if len(offsets) != 1:
+        return None
+    offset = offsets.pop()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def _where(table: Any, column: Any, request: Request, start: float | None, end: float, step: int
@@ -71,36 +94,37 @@ def _where(table: Any, column: Any, request: Request, start: float | None, end: 
 
 def _summary(channel: int, model: str, sums: list[int], max_rpm: int, max_tpm: int, per_unit: float
              ) -> dict[str, Any]:
-    values = dict(zip(call_sums.SUMS, sums, strict=True))
+    # Positions in call_sums.SUMS: requests, exceptions, retries, cache hits, input, output and cached tokens, total
+    # and first-byte milliseconds, quota.
+    requests, exceptions, retries, hits, tokens_in, tokens_out, cached, total_ms, ttfb_ms, quota = sums
     return {
-        "channel_id": channel, "model": model, "request_count": values["request_count"],
-        "exception_count": values["exception_count"], "retry_count": values["retry_count"],
-        "cache_hit_count": values["cache_hit_count"], "input_tokens": values["input_tokens"],
-        "output_tokens": values["output_tokens"], "cached_tokens": values["cached_tokens"],
-        "total_tokens": values["input_tokens"] + values["output_tokens"],
-        "total_time_milliseconds": values["total_time_ms"], "total_ttfb_milliseconds": values["total_ttfb_ms"],
-        "used_amount": values["quota"] / per_unit, "max_rpm": max_rpm, "max_tpm": max_tpm,
+        "channel_id": channel, "model": model, "request_count": requests, "exception_count": exceptions,
+        "retry_count": retries, "cache_hit_count": hits, "input_tokens": tokens_in, "output_tokens": tokens_out,
+        "cached_tokens": cached, "total_tokens": tokens_in + tokens_out, "total_time_milliseconds": total_ms,
+        "total_ttfb_milliseconds": ttfb_ms, "used_amount": quota / per_unit, "max_rpm": max_rpm, "max_tpm": max_tpm,
     }
 
 
 def series(rows: Iterable[Any], bucket: Bucket | None, per_unit: float, *, minutes: bool) -> list[dict[str, Any]]:
     """Rows of sums (span start, channel, model, *SUMS[, max_rpm, max_tpm]) as AI Proxy's time series."""
-    merged: dict[tuple[int, int, str], tuple[list[int], int, int]] = {}
+    merged: dict[tuple[int, int, str], list[Any]] = {}
     width = len(call_sums.SUMS)
     for row in rows:
-        moment, channel, model = int(row[0]), int(row[1]), str(row[2])
+        moment = int(row[0])
         sums = [int(value or 0) for value in row[3:3 + width]]
         if minutes:
             rpm, tpm = sums[0], sums[4] + sums[5]  # a minute's own calls and tokens are its rate
         else:
             rpm, tpm = int(row[3 + width] or 0), int(row[4 + width] or 0)
-        key = (bucket(moment) if bucket is not None else moment, channel, model)
+        key = (bucket(moment) if bucket is not None else moment, int(row[1]), str(row[2]))
         found = merged.get(key)
         if found is None:
-            merged[key] = (sums, rpm, tpm)
-        else:
-            total, top_rpm, top_tpm = found
-            merged[key] = ([a + b for a, b in zip(total, sums, strict=True)], max(top_rpm, rpm), max(top_tpm, tpm))
+            merged[key] = [sums, rpm, tpm]
+            continue
+        total = found[0]
+        for index in range(width):
+            total[index] += sums[index]
+        found[1], found[2] = max(found[1], rpm), max(found[2], tpm)
     by_time: dict[int, list[dict[str, Any]]] = {}
     for (moment, channel, model), (sums, rpm, tpm) in sorted(merged.items()):
         by_time.setdefault(moment, []).append(_summary(channel, model, sums, rpm, tpm, per_unit))
@@ -118,14 +142,24 @@ async def dashboard(request: Request, services: Services) -> Response:
         raise InvalidRequest("end_timestamp is before start_timestamp", param="end_timestamp")
     per_unit = services.cache.options.quota_per_unit
     sums = [_minutes.c[name] if span == "minute" else _quarters.c[name] for name in call_sums.SUMS]
+    offset = fixed_offset(tz, start, end) if span in WIDTHS else None
+    bucket: Bucket | None = None
     if span == "minute":
         query = select(_minutes.c.minute, _minutes.c.channel_id, _minutes.c.model, *sums).where(
             _where(_minutes, _minutes.c.minute, request, start, end, call_sums.MINUTE))
+    elif offset is not None:
+        # One offset all through: the database sums the quarters into local hours or days itself.
+        quarter = _quarters.c.quarter
+        local = quarter - (quarter + literal_column(str(offset))) % literal_column(str(WIDTHS[span]))
+        query = (select(local, _quarters.c.channel_id, _quarters.c.model, *(func.sum(c) for c in sums),
+                        func.max(_quarters.c.max_rpm), func.max(_quarters.c.max_tpm))
+                 .where(_where(_quarters, quarter, request, start, end, call_sums.QUARTER))
+                 .group_by(local, _quarters.c.channel_id, _quarters.c.model))
     else:
         query = select(_quarters.c.quarter, _quarters.c.channel_id, _quarters.c.model, *sums, _quarters.c.max_rpm,
                        _quarters.c.max_tpm).where(
             _where(_quarters, _quarters.c.quarter, request, start, end, call_sums.QUARTER))
+        bucket = bucket_of(span, tz)
     async with services.log_engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    bucket = None if span == "minute" else bucket_of(span, tz)
     return ok(series(rows, bucket, per_unit, minutes=span == "minute"))

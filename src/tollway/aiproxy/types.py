@@ -25,10 +25,17 @@ ONE_API_TO_AIPROXY: dict[int, int] = {
     29: 29, 30: 30, 31: 31, 32: 32, 33: 33, 34: 34, 35: 35, 36: 36, 37: 37, 40: 40, 41: 41, 42: 42, 44: 43,
     47: 13, 48: 18, 49: 17, 51: 12, 45: 45,
 }
-# AI Proxy type -> One API type: the inverse, the first One API type where two share a number (Ali before Bailian).
-AIPROXY_TO_ONE_API: dict[int, int] = {}
-for _one_api, _aiproxy in sorted(ONE_API_TO_AIPROXY.items()):
-    AIPROXY_TO_ONE_API.setdefault(_aiproxy, _one_api)
+
+
+def _inverse(table: dict[int, int]) -> dict[int, int]:
+    """AI Proxy type -> One API type: the first One API type where two share a number (Ali 17 before Bailian 49)."""
+    inverse: dict[int, int] = {}
+    for one_api, aiproxy in sorted(table.items()):
+        inverse.setdefault(aiproxy, one_api)
+    return inverse
+
+
+AIPROXY_TO_ONE_API = _inverse(ONE_API_TO_AIPROXY)
 
 # AI Proxy v0.6.5's names of its types (core/model/chtype.go).
 AIPROXY_NAMES: dict[int, str] = {
