@@ -29,8 +29,10 @@ def test_sqlite_paths_open_read_only(tmp_path: Path) -> None:
     url = source_url(str(path))
     assert url.drivername == "sqlite+aiosqlite" and url.database == f"file:{path}?mode=ro"
     assert url.query["uri"] == "true"
-    with pytest.raises(InvalidRequest):
-        source_url(str(tmp_path / "missing.db"))
+    assert source_url(f"sqlite:///{path}") == url  # a SQLite URL is the same file, read-only too
+    for missing in (str(tmp_path / "missing.db"), f"sqlite:///{tmp_path / 'missing.db'}"):
+        with pytest.raises(InvalidRequest):
+            source_url(missing)
     assert not (tmp_path / "missing.db").exists()  # never created
 
 

@@ -46,7 +46,9 @@ def source_url(dsn: str) -> URL:
             rest = dsn.split("://", 1)[1]
             # AI Proxy's form: its `mysql://` prefix in front of go-sql-driver's DSN.
             return database_url(rest if re.search(r"(^|@)(tcp|unix)\(", rest) else dsn)
-        if "://" in dsn:
+        if lower.startswith("sqlite"):
+            dsn = database_url(dsn).database or ""  # a SQLite URL: its file, opened read-only below
+        elif "://" in dsn:
             return database_url(dsn)
         if "dbname=" in dsn or re.match(r"^\s*host\s*=", dsn):
             return _postgres_keywords(dsn)
