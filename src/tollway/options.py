@@ -91,6 +91,8 @@ SPECS: dict[str, Spec] = {
     "GroupRateLimit": Spec("limits", {}),
     # Tollway: the bearer secret of GET /metrics (METRICS_TOKEN wins when set); empty turns /metrics off.
     "MetricsToken": Spec("str", "", secret=True),
+    # Tollway: every stream ends with a usage chunk, asked for or not (always so for AI Proxy's admin key).
+    "StreamUsageAlways": Spec("bool", False),
     "ApproximateTokenEnabled": Spec("bool", False),
     "LogConsumeEnabled": Spec("bool", True),
     "ModelRatio": Spec("ratio", prices.MODEL_RATIO),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tollway.accounts.services import AccountServices, close_accounts, open_accounts
+from tollway.aiproxy.admin_key import AdminKey
 from tollway.billing import tokenizer
 from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox
@@ -23,6 +24,7 @@ from tollway.relay.dialogue import Dialogue
 from tollway.relay.http1_transport import Http1Transport
 from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Relay
+from tollway.relay.policy import Policy
 from tollway.relay.transport import Transport
 from tollway.settings import Settings
 from tollway.storage.cache import Cache
@@ -88,12 +90,13 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     images = ImageFetcher.from_settings(settings)
     ledger = Ledger(cache, keeper)
     dialogue = Dialogue(transport, images)
-    relay = Relay(cache, ledger, dialogue, Adaptors(settings))
+    relay = Relay(cache, ledger, dialogue, Adaptors(settings), Policy.from_settings(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice
     services = Services(
         settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, keeper=keeper,
-        ledger=ledger, transport=transport, relay=relay, auth=Authenticator(cache, keeper),
+        ledger=ledger, transport=transport, relay=relay,
+        auth=Authenticator(cache, keeper, AdminKey(settings.admin_key)),
         started_at=int(time.time()), accounts=accounts,
     )
     services.guards = relay.guards = open_guards(services)

@@ -63,6 +63,18 @@ class _Env:
         return raw in {"1", "true", "yes", "on"}
 
 
+# The most of a request or response body a call log keeps (bytes): what a TEXT column holds on MySQL, with room for
+# the marker of a cut.
+MAX_KEPT_BODY = 60_000
+
+
+def _body_limit(value: int) -> int:
+    """AI Proxy's body size limits: negative keeps nothing, 0 no limit (here: the most a column holds)."""
+    if value < 0:
+        return -1
+    return MAX_KEPT_BODY if value == 0 else min(value, MAX_KEPT_BODY)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Tollway takes from its environment, with One API's names and defaults."""
@@ -115,6 +127,17 @@ class Settings:
     test_prompt: str = "Output only your specific model name with no additional text."
     log_retention_days: int = 0
     frontend_base_url: str = ""
+    # AI Proxy's variables, for FastGPT's AI Proxy mode (tollway/aiproxy): the admin key, RETRY_TIMES over the
+    # RetryTimes option (-1: unset), BILLING_ENABLED, and how request/response bodies of calls are kept.
+    admin_key: str = ""
+    retry_times: int = -1
+    billing_enabled: bool = True
+    disable_model_config: bool = True
+    save_all_log_detail: bool = False
+    log_detail_storage_hours: int = 72
+    log_detail_request_body_max: int = 8 * 1024
+    log_detail_response_body_max: int = 8 * 1024
+    clean_log_batch_size: int = 1000
     # Sign-in providers' endpoints (real ones by default; tests point them at local fakes).
     github_oauth_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
@@ -186,6 +209,16 @@ class Settings:
             test_prompt=env.text("TEST_PROMPT", "Output only your specific model name with no additional text."),
             log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", 0)),
             frontend_base_url=env.text("FRONTEND_BASE_URL"),
+            # Taken as given: a key with spaces around it would never match what FastGPT sends.
+            admin_key=env.text("ADMIN_KEY").strip(),
+            retry_times=max(-1, env.integer("RETRY_TIMES", -1)),
+            billing_enabled=env.flag("BILLING_ENABLED", True),
+            disable_model_config=env.flag("DISABLE_MODEL_CONFIG", True),
+            save_all_log_detail=env.flag("SAVE_ALL_LOG_DETAIL", False),
+            log_detail_storage_hours=env.integer("LOG_DETAIL_STORAGE_HOURS", 72),
+            log_detail_request_body_max=_body_limit(env.integer("LOG_DETAIL_REQUEST_BODY_MAX_SIZE", 8 * 1024)),
+            log_detail_response_body_max=_body_limit(env.integer("LOG_DETAIL_RESPONSE_BODY_MAX_SIZE", 8 * 1024)),
+            clean_log_batch_size=min(100_000, max(1, env.integer("CLEAN_LOG_BATCH_SIZE", 1000))),
             github_oauth_url=env.text("GITHUB_OAUTH_URL", "https://github.com").rstrip("/"),
             github_api_url=env.text("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
             lark_oauth_url=env.text("LARK_OAUTH_URL", "https://open.feishu.cn").rstrip("/"),

@@ -37,8 +37,14 @@ ONE_API_COLUMNS = {
     "options": {"key", "value"},
     "redemptions": {"id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time"},
 }
-TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model", "inbound_api"}, "redemptions": {"used_user_id"},
+TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model", "inbound_api", "code", "retry_times", "ip", "endpoint",
+                            "cached_tokens"},
+                   "redemptions": {"used_user_id"},
                    "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit"}}
+
+# What a separate log database holds: the logs, their roll-ups and monitoring sums, kept bodies and journal marks.
+LOG_TABLES = {"logs", "log_rollups", "tollway_markers", "tollway_version", "tollway_log_details",
+              "tollway_call_minutes", "tollway_call_quarters"}
 
 
 def _snapshot(conn: Connection) -> dict[str, Any]:
@@ -105,12 +111,12 @@ async def test_new_ids_continue_after_imported_rows(backend: Backend) -> None:
 
 
 async def test_log_role_creates_only_logs(backend: Backend) -> None:
-    """On a separate LOG_SQL_DSN database, role="logs" creates the logs table (with Tollway's column), its roll-ups and
-    the journal marks, and no other."""
+    """On a separate LOG_SQL_DSN database, role="logs" creates the logs table (with Tollway's columns), its roll-ups,
+    monitoring sums, kept bodies and the journal marks, and no other."""
     logs_engine = backend.logs_engine()
     await migrate(logs_engine, role="logs")
     tables = await snapshot(logs_engine)
-    assert set(tables) == {"logs", "log_rollups", "tollway_markers", "tollway_version"}
+    assert set(tables) == LOG_TABLES
     assert tables["logs"]["columns"] == ONE_API_COLUMNS["logs"] | TOLLWAY_COLUMNS["logs"]
     await migrate(logs_engine, role="logs")
     assert await snapshot(logs_engine) == tables
@@ -122,7 +128,7 @@ async def test_log_role_upgrades_one_api_log_database(backend: Backend) -> None:
     async with logs_engine.begin() as conn:
         await one_api.create_one_api_database(conn, only=("logs",))
     await migrate(logs_engine, role="logs")
-    assert set(await snapshot(logs_engine)) == {"logs", "log_rollups", "tollway_markers", "tollway_version"}
+    assert set(await snapshot(logs_engine)) == LOG_TABLES
     rows = await backend.sql("SELECT quota, first_byte_time FROM logs", engine=logs_engine)
     assert rows == [{"quota": 25, "first_byte_time": 0}]
 

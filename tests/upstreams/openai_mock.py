@@ -7,7 +7,9 @@ is recorded so tests can check what Tollway sent.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,6 +54,11 @@ class Plan:
     stream_error: dict[str, Any] | None = None
     # Only calls with one of these API keys get this plan (the others a normal answer): one channel of several.
     keys: frozenset[str] | None = None
+    # Reasoning text sent before the answer as `reasoning_content` (DeepSeek-R1, SiliconFlow, Qwen).
+    reasoning: list[str] = field(default_factory=list)
+    # How /v1/rerank reports usage: "meta" (SiliconFlow, Cohere v2: meta.tokens), "usage" (Jina, Xinference:
+    # usage.total_tokens), "billed" (Cohere v1: meta.billed_units.search_units only), "none".
+    rerank_usage: str = "meta"
 
     def fails(self) -> bool:
         """Whether this call gets the planned error (counting it)."""
@@ -109,6 +116,8 @@ class OpenAIMock:
             Route("/v1/text/chatcompletion_v2", self.chat, methods=["POST"]),
             Route("/api/v3/chat/completions", self.chat, methods=["POST"]),
             Route("/compatible-mode/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/rerank", self.rerank, methods=["POST"]),
+            Route("/rerank", self.rerank, methods=["POST"]),
         ])
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -160,6 +169,8 @@ class OpenAIMock:
         created = int(time.time())
         if not body.get("stream") or plan.json_for_stream:
             message: dict[str, Any] = {"role": "assistant", "content": "".join(plan.pieces)}
+            if plan.reasoning:
+                message["reasoning_content"] = "".join(plan.reasoning)
             finish = "stop"
             if plan.tool_call:
                 message = {"role": "assistant", "content": None, "tool_calls": [{
@@ -197,7 +208,8 @@ class OpenAIMock:
             deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": part}}]}
                        for part in ["{\"ci", "ty\":", "\"Boston\"}"]]
         else:
-            deltas = [{"role": "assistant", "content": ""}] + [{"content": piece} for piece in plan.pieces]
+            deltas = [{"role": "assistant", "content": ""}] + [{"reasoning_content": piece} for piece in plan.reasoning]
+            deltas += [{"content": piece} for piece in plan.pieces]
         for sent, delta in enumerate(deltas):
             if plan.delay:
                 await asyncio.sleep(plan.delay)
@@ -275,10 +287,42 @@ class OpenAIMock:
         if plan.fails():
             return self._error(plan)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vector: Any = [0.1, -0.2, 0.3]
+        if body.get("encoding_format") == "base64":  # OpenAI's: float32 little-endian, base64
+            vector = base64.b64encode(struct.pack("<3f", *vector)).decode()
         return JSONResponse({"object": "list", "model": body.get("model"),
-                             "data": [{"object": "embedding", "index": i, "embedding": [0.1, -0.2, 0.3]}
+                             "data": [{"object": "embedding", "index": i, "embedding": vector}
                                       for i, _ in enumerate(inputs)],
                              "usage": {"prompt_tokens": 8 * len(inputs), "total_tokens": 8 * len(inputs)}})
+
+    async def rerank(self, request: Request) -> Response:
+        """Jina/Cohere/SiliconFlow rerank; results come in document order (not sorted), scores by document length."""
+        raw, refused = await self._record(request)
+        if refused:
+            return refused
+        body = json.loads(raw)
+        plan = self._plan(body.get("model", ""), request)
+        if plan.fails():
+            return self._error(plan)
+        documents = [d if isinstance(d, str) else d.get("text", "") for d in body["documents"]]
+        results: list[dict[str, Any]] = [{"index": i, "relevance_score": round(1 / (1 + len(text)), 6)}
+                                         for i, text in enumerate(documents)]
+        if body.get("return_documents"):
+            for result in results:
+                result["document"] = {"text": documents[result["index"]]}
+        if body.get("top_n"):
+            results = sorted(results, key=lambda r: -r["relevance_score"])[:body["top_n"]]
+            results.sort(key=lambda r: r["index"])
+        answer: dict[str, Any] = {"id": "rerank-mock", "results": results}
+        tokens = plan.prompt_tokens
+        if plan.rerank_usage == "meta":
+            answer["meta"] = {"billed_units": {"input_tokens": tokens}, "tokens": {"input_tokens": tokens,
+                                                                                    "output_tokens": 0}}
+        elif plan.rerank_usage == "usage":
+            answer["usage"] = {"total_tokens": tokens}
+        elif plan.rerank_usage == "billed":
+            answer["meta"] = {"api_version": {"version": "1"}, "billed_units": {"search_units": 1}}
+        return JSONResponse(answer)
 
     async def moderations(self, request: Request) -> Response:
         raw, refused = await self._record(request)

@@ -68,7 +68,7 @@ def _names(data: dict[str, Any], name: str) -> str:
     return ",".join(split_list(names.name(value, name) if value else value))
 
 
-def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def channel_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """Validated channel fields from a request body (all of them when creating, the given ones otherwise)."""
     values: dict[str, Any] = {}
 
@@ -116,7 +116,7 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
 _CONFIG_CREDENTIALS = {33, 42}
 
 
-def _split_keys(key: str, kind: int) -> list[str]:
+def split_keys(key: str, kind: int) -> list[str]:
     if kind in _JSON_KEY_TYPES or key.lstrip().startswith("{"):
         return [key.strip()]
     return [line.strip() for line in key.splitlines() if line.strip()]
@@ -173,9 +173,9 @@ async def get_channel(request: Request, services: Services, principal: Principal
 async def add_channels(request: Request, services: Services, principal: Principal) -> Response:
     """Add a channel per line of `key` (batch add); answers the new channels with masked keys."""
     data = await read_json(request, services)
-    values = _fields(data, creating=True)
+    values = channel_fields(data, creating=True)
     key = field(data, "key", str, default="")
-    lines = _split_keys(key, values["type"])
+    lines = split_keys(key, values["type"])
     if not lines and values["type"] in _CONFIG_CREDENTIALS:
         lines = [""]  # the credentials are in the config (AWS ak/sk, Vertex's service account)
     if not lines:
@@ -202,7 +202,7 @@ async def update_channel(request: Request, services: Services, principal: Princi
     if not channel_id:
         raise InvalidRequest("id is required")
     row = await _load(services, channel_id)
-    values = _fields(data, creating=False)
+    values = channel_fields(data, creating=False)
     key = field(data, "key", str, default="").strip()
     if key and key != mask(services.keybox.open(row["key"] or "")):
         values["key"] = services.keybox.seal(key)
@@ -219,7 +219,7 @@ async def update_channel(request: Request, services: Services, principal: Princi
     return ok(channel_view(updated, services.cache, services.keybox))
 
 
-async def _forget_tests(services: Services, channel_ids: list[int]) -> None:
+async def forget_tests(services: Services, channel_ids: list[int]) -> None:
     """Drop the stored test results of deleted channels."""
     if channel_ids:
         async with services.engine.begin() as conn:
@@ -230,7 +230,7 @@ async def _forget_tests(services: Services, channel_ids: list[int]) -> None:
 async def delete_channel(request: Request, services: Services, principal: Principal) -> Response:
     row = await _load(services, path_id(request))
     await writes.delete_channels(services.keeper, [row["id"]])
-    await _forget_tests(services, [row["id"]])
+    await forget_tests(services, [row["id"]])
     return ok()
 
 
@@ -241,7 +241,7 @@ async def delete_disabled(request: Request, services: Services, principal: Princ
         ids = (await conn.execute(select(channels.c.id).where(
             channels.c.status.in_([CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED])))).scalars().all()
     deleted = await writes.delete_channels(services.keeper, ids)
-    await _forget_tests(services, list(ids))
+    await forget_tests(services, list(ids))
     return ok(deleted)
 
 

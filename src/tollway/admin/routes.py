@@ -23,6 +23,7 @@ from tollway.admin import (
     tokens,
     users,
 )
+from tollway.aiproxy import routes as aiproxy_routes
 from tollway.relay.routes import invalid_url_message
 
 # Starlette gives a function route without `methods` only GET, so the catch-all lists them; without it a known
@@ -38,7 +39,8 @@ async def invalid_url(request: Request) -> Response:
 
 def api_routes() -> list[BaseRoute]:
     """All /api routes, with One API's slashes (`/api/user/`); app.py adds gin's redirects for the other forms."""
-    routes: list[BaseRoute] = []
+    # AI Proxy's admin routes first: two of them share One API's paths and hand One API's callers on.
+    routes: list[BaseRoute] = list(aiproxy_routes.routes())
     modules = (
         status, sessions, users, tokens, channels, options, logs,
         # accounts and security modules

@@ -17,7 +17,8 @@ _CHANNEL_FIELDS = ("id", "type", "status", "name", "weight", "created_time", "te
                    "model_mapping", "priority", "config", "system_prompt", "status_reason", "status_time")
 _LOG_FIELDS = ("id", "user_id", "created_at", "type", "content", "username", "token_name", "model_name", "quota",
                "prompt_tokens", "completion_tokens", "request_id", "elapsed_time", "is_stream",
-               "system_prompt_reset", "first_byte_time", "upstream_model", "inbound_api")
+               "system_prompt_reset", "first_byte_time", "upstream_model", "inbound_api", "code", "retry_times", "ip",
+               "endpoint", "cached_tokens")
 
 
 def user_view(row: Row, cache: Cache) -> dict[str, Any]:
@@ -74,6 +75,12 @@ def log_view(row: Row, *, with_id: bool = True) -> dict[str, Any]:
     view["first_byte_time"] = view["first_byte_time"] or 0
     view["upstream_model"] = view["upstream_model"] or ""
     view["inbound_api"] = view["inbound_api"] or ""  # the client's API; "" is OpenAI's own
+    # Tollway (AI Proxy's call log fields): a consume log is a call that succeeded; NULL in logs written before.
+    view["code"] = view["code"] or (200 if view["type"] == 2 else 0)
+    for name in ("retry_times", "cached_tokens"):
+        view[name] = view[name] or 0
+    view["ip"] = view["ip"] or ""
+    view["endpoint"] = view["endpoint"] or ""
     if not with_id:
         del view["id"]
     return view

@@ -164,9 +164,12 @@ class Counter:
         return total
 
     def prompt(self, body: dict[str, Any]) -> int:
-        """Prompt tokens of any relay request body: messages, prompt or input."""
+        """Prompt tokens of any relay request body: messages, prompt or input (a rerank's query and documents)."""
         if "messages" in body:
             return self.messages(body["messages"])
+        if "query" in body and isinstance(body.get("documents"), list):
+            texts = [body["query"], *(d.get("text") if isinstance(d, dict) else d for d in body["documents"])]
+            return sum(self.text(item) for item in texts if isinstance(item, str))
         for field in ("prompt", "input"):
             value = body.get(field)
             if isinstance(value, str):

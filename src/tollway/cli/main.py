@@ -1,4 +1,4 @@
-"""`tollway serve` and `tollway migrate`."""
+"""`tollway serve`, `tollway migrate` and `tollway import-oneapi`."""
 
 from __future__ import annotations
 
@@ -60,6 +60,41 @@ def migrate(settings: Settings) -> None:
     print("database is at the latest schema")
 
 
+def import_one_api(settings: Settings, dsn: str, logs: bool) -> int:
+    """Bring a One API database into Tollway's (migrating Tollway's first); prints what came and what did not."""
+    import json
+
+    from tollway.crypto import KeyBox, load_instance_secret
+    from tollway.errors import TollwayError
+    from tollway.one_api_import import import_one_api as run
+    from tollway.storage.database import create_engine, log_url, main_url
+    from tollway.storage.migrate import migrate as run_migrations
+    from tollway.storage.migrate import upgrade
+
+    async def go() -> int:
+        keybox = KeyBox(*load_instance_secret(settings.encryption_key, settings.data_dir))
+        engine = create_engine(main_url(settings), settings)
+        separate = log_url(settings)
+        log_engine = create_engine(separate, settings) if separate else engine
+        try:
+            await upgrade(engine, keybox, settings)  # the schema, the sealing key's check, the root account
+            if log_engine is not engine:
+                await run_migrations(log_engine, role="logs")
+            report = await run(dsn, engine=engine, log_engine=log_engine, keybox=keybox, logs=logs)
+        except TollwayError as exc:
+            print(f"tollway: {exc.message}", file=sys.stderr)
+            return 1
+        finally:
+            await engine.dispose()
+            if log_engine is not engine:
+                await log_engine.dispose()
+        print(report.summary())
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        return 2 if report.failed else 0
+
+    return asyncio.run(go())
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tollway", description="LLM gateway compatible with One API")
     parser.add_argument("--version", action="version", version=f"tollway {__version__}")
@@ -67,6 +102,10 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd = commands.add_parser("serve", help="run the gateway (default)")
     serve_cmd.add_argument("--port", type=int, default=None, help="listen port (default PORT or 3000)")
     commands.add_parser("migrate", help="bring the database schema up to date and exit")
+    import_cmd = commands.add_parser(
+        "import-oneapi", help="copy a One API database (users, tokens, channels, options, codes) into Tollway's")
+    import_cmd.add_argument("dsn", help="One API's SQL_DSN (MySQL or PostgreSQL, Go or URL form) or SQLite file path")
+    import_cmd.add_argument("--logs", action="store_true", help="bring the logs too (continues where the last left)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -76,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     _configure_logging(settings)
     if args.command == "migrate":
         migrate(settings)
+    elif args.command == "import-oneapi":
+        raise SystemExit(import_one_api(settings, args.dsn, args.logs))
     else:
         serve(settings, getattr(args, "port", None))
 

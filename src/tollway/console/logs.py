@@ -16,7 +16,7 @@ from tollway.admin.views import log_view
 from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, render
 from tollway.console.render import page as console_page
 from tollway.errors import InvalidRequest
-from tollway.storage import schema
+from tollway.storage import log_details, schema
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -34,7 +34,7 @@ def _(text: str) -> str:
 # One API's log types (model/log.go) with their badge; 0 means every type in a filter.
 TYPES: dict[int, tuple[str, str]] = {
     1: (_("Top-up"), "ok"), 2: (_("Consume"), ""), 3: (_("Manage"), "warn"), 4: (_("System event"), ""),
-    5: (_("Test"), ""),
+    5: (_("Test"), ""), 6: (_("Error"), "bad"),
 }
 
 
@@ -104,13 +104,14 @@ async def log_list(request: Request, services: Services, seen: Visitor) -> Respo
 @console_page(ROLE_ADMIN)
 async def log_detail(request: Request, services: Services, seen: Visitor) -> Response:
     log_id = int(request.path_params["id"])
-    row = None
+    row = bodies = None
     if log_id <= INT64_MAX:
         async with services.log_engine.connect() as conn:
             row = (await conn.execute(select(logs).where(logs.c.id == log_id))).mappings().first()
+            bodies = await log_details.read(conn, log_id) if row is not None else None
     if row is None:
         return render(request, services, "error.html", status=404, code=404, message="This page does not exist.")
-    return render(request, services, "logs/detail.html", log=shown(row, services, admin=True))
+    return render(request, services, "logs/detail.html", log=shown(row, services, admin=True), bodies=bodies)
 
 
 def routes() -> list[Route]:

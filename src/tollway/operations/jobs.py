@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tollway.operations.balances import BalanceUpdater
 from tollway.operations.channel_tests import ChannelTester
 from tollway.operations.option_sync import OptionSync
-from tollway.operations.retention import Retention
+from tollway.operations.retention import DetailRetention, Retention
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -31,6 +31,10 @@ class Operations:
         self.option_sync = OptionSync(services.keeper)
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = self.retention.stopping
+        # Kept bodies expire after LOG_DETAIL_STORAGE_HOURS; 0 falls back to the log retention (AI Proxy's rule).
+        detail_hours = settings.log_detail_storage_hours or settings.log_retention_days * 24
+        self.detail_retention = DetailRetention(services.log_engine, detail_hours, settings.clean_log_batch_size,
+                                                self.stopping)
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(job, name=name))
@@ -45,6 +49,8 @@ class Operations:
         # Only a master deletes old logs, so several nodes on one database do not repeat the work.
         if self.settings.log_retention_days > 0 and not self.settings.is_slave:
             self._spawn(self.retention.loop(), "tollway-log-retention")
+        if not self.settings.is_slave:
+            self._spawn(self.detail_retention.loop(), "tollway-log-detail-retention")
         if self.settings.channel_test_frequency_min > 0:
             self._spawn(self.tester.periodic(self.settings.channel_test_frequency_min, self.stopping),
                         "tollway-channel-tests")

@@ -9,6 +9,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tollway.storage import call_sums, log_details
 from tollway.storage.log_deletion import delete_before
 
 log = logging.getLogger(__name__)
@@ -50,3 +51,40 @@ async def pause(stopping: asyncio.Event, seconds: float) -> bool:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stopping.wait(), seconds)
     return stopping.is_set()
+
+
+class DetailRetention:
+    """Deletes kept request/response bodies after LOG_DETAIL_STORAGE_HOURS (else the log retention), a small batch
+    per transaction, and the monitoring's minute sums after MINUTE_SUMS_DAYS (its quarter-hour sums stay)."""
+
+    INTERVAL = 60.0  # seconds between runs: FastGPT keeps bodies for one hour
+    MINUTE_SUMS_DAYS = 31
+
+    def __init__(self, log_engine: AsyncEngine, hours: int, batch: int, stopping: asyncio.Event) -> None:
+        self.log_engine = log_engine
+        self.hours = hours
+        self.batch = batch
+        self.stopping = stopping
+
+    async def run_once(self, now: float | None = None) -> int:
+        """Delete bodies kept longer than allowed and old minute sums; answers how many bodies."""
+        now = time.time() if now is None else now
+        deleted = 0
+        if self.hours > 0:
+            deleted = await log_details.delete_before(self.log_engine, int(now - self.hours * 3600), batch=self.batch,
+                                                      pause=PAUSE, going=lambda: not self.stopping.is_set())
+        async with self.log_engine.begin() as conn:
+            await call_sums.prune_minutes(conn, int(now - self.MINUTE_SUMS_DAYS * 86400))
+        if deleted:
+            log.info("log detail retention: deleted %d request/response bodies older than %d hours", deleted,
+                     self.hours)
+        return deleted
+
+    async def loop(self, first_delay: float = FIRST_DELAY) -> None:
+        delay = first_delay
+        while not await pause(self.stopping, delay):
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("log detail retention failed; trying again in %.0f s", self.INTERVAL)
+            delay = self.INTERVAL

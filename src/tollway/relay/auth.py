@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from tollway.errors import AuthenticationFailed, InsufficientQuota, PermissionDenied
+from tollway.aiproxy.admin_key import AdminKey
+from tollway.errors import AuthenticationFailed, InsufficientQuota, InvalidRequest, PermissionDenied
 from tollway.storage import schema
 from tollway.storage.cache import Cache, TokenEntry, UserEntry
 from tollway.storage.keeper import Keeper
@@ -16,6 +17,8 @@ from tollway.storage.keeper import Keeper
 TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED = 1, 2, 3, 4
 USER_ENABLED = 1
 ROLE_ADMIN = 10
+ROLE_ROOT = 100
+ADMIN_KEY_TOKEN = "ADMIN_KEY"  # the token name calls made with the admin key are logged under
 
 # How long an unknown key is remembered as unknown, so that bad keys cannot make us query the database.
 _UNKNOWN_TTL = 30.0
@@ -29,6 +32,9 @@ class Caller:
     token: TokenEntry
     user: UserEntry
     pinned_channel: int | None = None
+    # Tollway: the caller used AI Proxy's ADMIN_KEY (root, unlimited; may pin any channel with Aiproxy-Channel).
+    admin: bool = False
+    ip: str = ""
 
 
 def parse_key(header: str) -> tuple[str, str]:
@@ -44,17 +50,26 @@ def parse_key(header: str) -> tuple[str, str]:
 class Authenticator:
     """Checks relay keys in memory; a key not in memory is looked up once (a token made on another node)."""
 
-    def __init__(self, cache: Cache, keeper: Keeper) -> None:
+    def __init__(self, cache: Cache, keeper: Keeper, admin_key: AdminKey | None = None) -> None:
         self.cache = cache
         self.keeper = keeper
+        self.admin_key = admin_key or AdminKey("")
         self._unknown: dict[str, float] = {}
+        # The admin key's token: root's, unlimited, never stored (id 0 matches no row).
+        self._admin_token = TokenEntry(id=0, user_id=0, key="", name=ADMIN_KEY_TOKEN, status=TOKEN_ENABLED,
+                                       expired_time=-1, unlimited=True, models=None, subnets=None)
 
     async def caller(self, authorization: str, client_ip: str) -> Caller:
         """Validate the key (status, expiry, quota, owner, subnet) and return the caller, or raise."""
         key, channel = parse_key(authorization)
         if not key:
             raise AuthenticationFailed("no API key provided; send Authorization: Bearer sk-...")
-        token = self.cache.tokens.get(key) or await self._load(key)
+        token = self.cache.tokens.get(key)
+        if token is None:
+            # Only a key no token has can be the admin key, so ordinary calls never pay for the comparison.
+            if self.admin_key.matches(authorization):
+                return self._admin(client_ip)
+            token = await self._load(key)
         if token is None:
             raise AuthenticationFailed("invalid API key")
         if token.status == TOKEN_EXHAUSTED:
@@ -78,7 +93,28 @@ class Authenticator:
             if not channel.isdigit():
                 raise AuthenticationFailed("the channel suffix of the key must be a channel id")
             pinned = int(channel)
-        return Caller(token=token, user=user, pinned_channel=pinned)
+        return Caller(token=token, user=user, pinned_channel=pinned, ip=client_ip)
+
+    def _admin(self, client_ip: str) -> Caller:
+        """The admin key's caller: the first enabled root user, with an unlimited token of its own."""
+        root = self.cache.users.get(self._admin_token.user_id)
+        if root is None or root.role < ROLE_ROOT or root.status != USER_ENABLED:
+            roots = [u for u in self.cache.users.values() if u.role >= ROLE_ROOT and u.status == USER_ENABLED]
+            if not roots:
+                raise PermissionDenied("the admin key needs an enabled root user to act for", code="no_root_user")
+            root = min(roots, key=lambda user: user.id)
+            self._admin_token.user_id = root.id
+        return Caller(token=self._admin_token, user=root, admin=True, ip=client_ip)
+
+    def pin(self, caller: Caller, header: str) -> Caller:
+        """Honour `Aiproxy-Channel: <id>` (AI Proxy's header): the admin key only, as AI Proxy allows it."""
+        if not caller.admin:
+            raise PermissionDenied("the Aiproxy-Channel header is allowed only with the admin key",
+                                   code="channel_pin_forbidden")
+        value = header.strip()
+        if not value.isascii() or not value.isdigit() or len(value) > 18:
+            raise InvalidRequest("the Aiproxy-Channel header must be a channel id", param="Aiproxy-Channel")
+        return Caller(token=caller.token, user=caller.user, pinned_channel=int(value), admin=True, ip=caller.ip)
 
     async def _load(self, key: str) -> TokenEntry | None:
         now = time.monotonic()

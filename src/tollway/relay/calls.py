@@ -27,6 +27,7 @@ class Mode(enum.StrEnum):
     SPEECH = "speech"
     TRANSCRIPTION = "transcription"
     TRANSLATION = "translation"
+    RERANK = "rerank"  # Cohere/Jina-style document ranking (FastGPT's knowledge base)
 
 
 PATHS: dict[Mode, str] = {
@@ -38,6 +39,7 @@ PATHS: dict[Mode, str] = {
     Mode.SPEECH: "/v1/audio/speech",
     Mode.TRANSCRIPTION: "/v1/audio/transcriptions",
     Mode.TRANSLATION: "/v1/audio/translations",
+    Mode.RERANK: "/v1/rerank",
 }
 
 # One API's defaults when a client leaves the model out of these calls.
@@ -76,6 +78,8 @@ class Call:
     prompt_tokens: int | None = None
     # Set when the client spoke another API (Anthropic Messages, Responses, Gemini): this call is its translation.
     inbound: Inbound | None = None
+    # Tollway: the stream ends with a usage chunk whether or not the client asked (the admin key, StreamUsageAlways).
+    usage_owed: bool = False
 
     @property
     def path(self) -> str:
@@ -87,7 +91,12 @@ class Call:
 
     @property
     def wants_usage(self) -> bool:
-        """The client asked for a usage chunk at the end of the stream."""
+        """The stream owes the client a usage chunk at its end."""
+        return self.usage_owed or self.asked_usage
+
+    @property
+    def asked_usage(self) -> bool:
+        """The client's body asks for the usage chunk (`stream_options.include_usage`)."""
         options = self.body.get("stream_options")
         return isinstance(options, dict) and options.get("include_usage") is True
 
@@ -190,6 +199,19 @@ def _speech(body: dict[str, Any]) -> None:
     checks.kind(body, "speed", lambda v: checks.is_number(v) and 0.25 <= v <= 4.0, "a number from 0.25 to 4.0")
 
 
+def _rerank(body: dict[str, Any]) -> None:
+    query = body.get("query")
+    if not isinstance(query, str) or not query:
+        raise InvalidRequest("'query' is required", param="query")
+    documents = body.get("documents")
+    if not isinstance(documents, list) or not documents or not all(
+            isinstance(d, str) or (isinstance(d, dict) and isinstance(d.get("text"), str)) for d in documents):
+        raise InvalidRequest("'documents' must be a non-empty array of strings (or of objects with a 'text')",
+                             param="documents")
+    checks.positive(body, "top_n")
+    checks.kind(body, "return_documents", lambda v: isinstance(v, bool), "true or false")
+
+
 _VALIDATORS = {
     Mode.CHAT: _chat,
     Mode.COMPLETIONS: _completions,
@@ -197,6 +219,7 @@ _VALIDATORS = {
     Mode.MODERATIONS: _moderations,
     Mode.IMAGES: _images,
     Mode.SPEECH: _speech,
+    Mode.RERANK: _rerank,
 }
 
 

@@ -22,17 +22,20 @@ from tollway.billing.tokenizer import Counter
 from tollway.errors import InsufficientQuota, NoChannel, PermissionDenied, RateLimited, TollwayError, UpstreamError
 from tollway.limits.limiter import Ticket
 from tollway.relay import assembly, streaming
+from tollway.relay.adaptors import rerank
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
 from tollway.relay.dialogue import Dialogue
+from tollway.relay.policy import Policy
 from tollway.relay.redaction import redact, redact_error, secrets_of
 from tollway.relay.reply import JSON, Reply
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
 from tollway.relay.usage_limits import bounded
 from tollway.routing import channel_types
+from tollway.storage import log_details
 from tollway.storage.cache import Cache, ChannelEntry
 
 if TYPE_CHECKING:
@@ -41,7 +44,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOG_CONSUME = 2
-_TEXT_MODES = frozenset((Mode.CHAT, Mode.COMPLETIONS, Mode.EMBEDDINGS, Mode.MODERATIONS))
+LOG_ERROR = 6  # Tollway: a failed attempt (AI Proxy logs failed calls with their status code)
+_FREE = Price(0.0, 0.0, 1.0)  # BILLING_ENABLED=false
+_CONTENT_MAX = 1000  # characters of an error message kept in a log, as AI Proxy keeps 1 KB
+_TEXT_MODES = frozenset((Mode.CHAT, Mode.COMPLETIONS, Mode.EMBEDDINGS, Mode.MODERATIONS, Mode.RERANK))
 _LARGE_PROMPT = 256 * 1024  # bytes of body past which token counting leaves the event loop
 _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
 
@@ -61,6 +67,7 @@ class Attempt:
     upstream: UpstreamRequest | None = None
     first_byte: float = 0.0
     ticket: Ticket | None = None  # what the rate limits charged for the call
+    retry: int = 0  # which try of the call this is (0: the first)
 
     def mark_first_byte(self) -> None:
         if not self.first_byte:
@@ -70,11 +77,13 @@ class Attempt:
 class Relay:
     """Relays OpenAI-format calls to channels; built once at startup."""
 
-    def __init__(self, cache: Cache, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors) -> None:
+    def __init__(self, cache: Cache, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors,
+                 policy: Policy | None = None) -> None:
         self.cache = cache
         self.ledger = ledger
         self.dialogue = dialogue
         self.adaptors = adaptors
+        self.policy = policy or Policy()
         # Channel health, rate limits and metrics, set once they are built (tollway/guards.py).
         self.guards: Guards | None = None
 
@@ -100,10 +109,12 @@ class Relay:
 
     async def _try(self, call: Call, caller: Caller, request_id: str, started: float, ticket: Ticket | None
                    ) -> Reply:
-        retries = 0 if caller.pinned_channel is not None else self.cache.options.retry_times
+        policy = self.policy.retry_times
+        retries = 0 if caller.pinned_channel is not None else (
+            policy if policy >= 0 else self.cache.options.retry_times)
         tried: set[int] = set()
         failure: TollwayError | None = None
-        for _ in range(retries + 1):
+        for retry in range(retries + 1):
             channel = self._choose(call, caller, tried)
             if channel is None:
                 break
@@ -115,7 +126,7 @@ class Relay:
             except UpstreamError as exc:
                 failure = exc
                 continue
-            attempt.ticket = ticket
+            attempt.ticket, attempt.retry = ticket, retry
             try:
                 return await self._send(attempt)
             except UpstreamError as exc:
@@ -148,6 +159,18 @@ class Relay:
             self.guards.health.failed(channel, attempt.call.model, exc)
         log.warning("request %s: channel %s (%s) failed: %s", attempt.request_id, channel.id, channel.name,
                     exc.message)
+        if self.cache.options["LogConsumeEnabled"]:
+            self.ledger.keeper.add_log(self._error_row(attempt, exc))
+
+    def _error_row(self, attempt: Attempt, exc: UpstreamError) -> dict[str, object]:
+        """The log of a failed attempt: its status, the (redacted) error, and the bodies as configured."""
+        row = self._log_row(attempt, Usage(), code=exc.status_code, content=exc.message[:_CONTENT_MAX])
+        row["type"] = LOG_ERROR
+        limits = self.policy.bodies
+        if limits is not None:
+            row[log_details.DETAIL] = log_details.detail(
+                attempt.call.raw, orjson.dumps(exc.openai_body(attempt.request_id)), limits)
+        return row
 
     def _choose(self, call: Call, caller: Caller, tried: set[int]) -> ChannelEntry | None:
         if caller.pinned_channel is not None:
@@ -156,17 +179,26 @@ class Relay:
             channel = self.cache.channels.get(caller.pinned_channel)
             if channel is None:
                 raise NoChannel(f"channel {caller.pinned_channel} does not exist")
+            if caller.admin:
+                # AI Proxy's Aiproxy-Channel: any channel, enabled or disabled, that lists the model.
+                if call.model not in channel.models:
+                    raise NoChannel(f"channel {channel.id} not found for model `{call.model}`")
+                return channel
             if channel.status != 1:
                 raise PermissionDenied(f"channel {channel.id} is disabled", code="channel_disabled")
             return channel
+        group = caller.user.group
+        if caller.admin and not self.cache.routes.serves(group, call.model):
+            # The admin key reaches every group's channels, as AI Proxy's internal group reaches every set.
+            group = next((g for g in self.cache.routes.groups() if self.cache.routes.serves(g, call.model)), group)
         health = self.guards.health if self.guards is not None else None
-        channel = self.cache.routes.pick(caller.user.group, call.model, tried, health)
+        channel = self.cache.routes.pick(group, call.model, tried, health)
         if call.inbound is not None and call.inbound.refused is not None:
             # Chat cannot carry this call: only channels that take the client's API natively can serve it.
             skipped: set[int] = set()
             while channel is not None and self._native(call, channel) is None:
                 skipped.add(channel.id)
-                channel = self.cache.routes.pick(caller.user.group, call.model, tried | skipped, health)
+                channel = self.cache.routes.pick(group, call.model, tried | skipped, health)
         return channel
 
     def _native(self, call: Call, channel: ChannelEntry) -> Adaptor | None:
@@ -182,7 +214,7 @@ class Relay:
     async def _begin(self, call: Call, caller: Caller, channel: ChannelEntry, request_id: str,
                      started: float) -> Attempt:
         kind = channel_types.get(channel.type)
-        adaptor = self.adaptors.for_type(kind)
+        adaptor = self.adaptors.rerank(kind) if call.mode is Mode.RERANK else self.adaptors.for_type(kind)
         target = Target(channel, kind, channel.model_mapping.get(call.model, call.model))
         if call.inbound is not None:
             # A channel of the client's own API takes its request as it came; any other one its chat translation.
@@ -191,8 +223,11 @@ class Relay:
                 raise call.inbound.refused  # a pinned channel that cannot take it
             adaptor = native or adaptor
         options = self.cache.options
-        price = pricing.price_of(options, target.model, channel.type, caller.user.group)
-        hold = self._reserve(call, caller, price, options.pre_consumed_quota)
+        price = pricing.price_of(options, target.model, channel.type, caller.user.group) if self.policy.billing \
+            else _FREE
+        # The admin key is never refused for quota: root pays what the call costs while it has quota.
+        hold = self.ledger.reserve(caller.token, caller.user, 0) if caller.admin else \
+            self._reserve(call, caller, price, options.pre_consumed_quota)
         if hold is None:
             # The cheap bound did not fit what is left: hold on the exact count instead.
             call.prompt_tokens = await self._count_prompt(call)
@@ -236,6 +271,8 @@ class Relay:
         if answer.usage is None and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
             # The provider reported no usage: the client sees the count it was billed for.
             answer.content = orjson.dumps({**orjson.loads(answer.content), "usage": usage.as_openai()})
+        elif answer.usage is None and call.mode is Mode.RERANK:
+            answer.content = rerank.with_input_tokens(answer.content, usage.prompt_tokens)
         if call.stream and call.mode in (Mode.CHAT, Mode.COMPLETIONS):
             return streaming.replay(assembly.events_from_completion(orjson.loads(answer.content), call))
         return Reply(answer.status, answer.media_type, answer.content)
@@ -249,7 +286,8 @@ class Relay:
         usage: list[Usage] = []
 
         async def settle() -> None:
-            usage.append(await self._settle(attempt, state.usage, translator.text, None, whole=state.error is None))
+            usage.append(await self._settle(attempt, state.usage, translator.text, None, whole=state.error is None,
+                                            error=state.error))
 
         def broke(error: UpstreamError, frames: bytes) -> bytes:
             """A stream that failed after its first byte: channel health hears of it, the client gets no secret."""
@@ -265,7 +303,7 @@ class Relay:
         )
 
     async def _settle(self, attempt: Attempt, usage: Usage | None, text: Callable[[], str],
-                      answer: Answer | None, *, whole: bool = True) -> Usage:
+                      answer: Answer | None, *, whole: bool = True, error: UpstreamError | None = None) -> Usage:
         """Final usage and cost of a call that delivered something; charge it and queue its log.
 
         `text` gives the generated text, read only when the upstream reported no usage; `whole` is false for
@@ -292,7 +330,11 @@ class Relay:
                 counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
                 usage = Usage(counter.text(answer.transcript or "") if answer else 0, 0)
             cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
-        log_row = self._log_row(attempt, usage) if self.cache.options["LogConsumeEnabled"] else None
+        log_row = None
+        if self.cache.options["LogConsumeEnabled"]:
+            log_row = self._log_row(attempt, usage)
+            if error is not None or self.policy.save_all_bodies:
+                self._keep_bodies(log_row, attempt, answer, text, error)
         channel = attempt.target.channel
         charged = self.ledger.settle(attempt.hold, cost, channel, log_row)
         guards = self.guards
@@ -306,13 +348,29 @@ class Relay:
                                      usage.prompt_tokens, usage.completion_tokens, charged)
         return usage
 
-    def _log_row(self, attempt: Attempt, usage: Usage) -> dict[str, object]:
+    def _keep_bodies(self, row: dict[str, object], attempt: Attempt, answer: Answer | None, text: Callable[[], str],
+                     error: UpstreamError | None) -> None:
+        """Put the call's bodies in its log (a stream that broke off, or every call with SAVE_ALL_LOG_DETAIL)."""
+        limits = self.policy.bodies
+        if limits is None:
+            return
+        if error is not None:
+            row["content"] = f"{row['content']}; the stream broke off: {error.message}"[:_CONTENT_MAX * 2]
+            response: bytes | str = orjson.dumps(error.openai_body(attempt.request_id))
+        else:
+            # A stream's response is kept as the text it carried.
+            response = answer.content if answer is not None else text()
+        row[log_details.DETAIL] = log_details.detail(attempt.call.raw, response, limits)
+
+    def _log_row(self, attempt: Attempt, usage: Usage, *, code: int = 200, content: str | None = None
+                 ) -> dict[str, object]:
         now = time.monotonic()
-        content = attempt.price.describe()
-        if attempt.target.model != attempt.call.model:
-            content += f"; model mapped to {attempt.target.model}"
-        if usage.clamped:
-            content += f"; {usage.clamped}"
+        if content is None:
+            content = attempt.price.describe()
+            if attempt.target.model != attempt.call.model:
+                content += f"; model mapped to {attempt.target.model}"
+            if usage.clamped:
+                content += f"; {usage.clamped}"
         row: dict[str, object] = {
             "user_id": attempt.caller.user.id,
             "created_at": int(time.time()),
@@ -331,6 +389,11 @@ class Relay:
             "is_stream": attempt.call.stream,
             "system_prompt_reset": bool(attempt.upstream and attempt.upstream.system_prompt_reset),
             "first_byte_time": int((attempt.first_byte - attempt.started) * 1000) if attempt.first_byte else 0,
+            "code": code,
+            "retry_times": attempt.retry,
+            "ip": attempt.caller.ip,
+            "endpoint": attempt.call.path,
+            "cached_tokens": usage.cached_tokens,
         }
         if attempt.call.inbound is not None:
             row["inbound_api"] = attempt.call.inbound.api  # the API the client spoke (OpenAI's when absent)

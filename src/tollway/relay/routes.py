@@ -22,7 +22,11 @@ def authenticated(handler: Handler) -> Endpoint:
     """An endpoint that first checks the relay key (`Authorization: Bearer sk-...`) against the token cache."""
 
     async def endpoint(incoming: Incoming) -> Reply:
-        caller = await incoming.services.auth.caller(incoming.header(b"authorization"), incoming.client_ip)
+        auth = incoming.services.auth
+        caller = await auth.caller(incoming.header(b"authorization"), incoming.client_ip)
+        pin = incoming.headers.get(b"aiproxy-channel")
+        if pin is not None:
+            caller = auth.pin(caller, pin.decode("latin-1"))  # AI Proxy's channel pin (FastGPT's model test)
         return await handler(incoming, caller)
 
     return endpoint
@@ -38,6 +42,8 @@ def relay(mode: Mode) -> Endpoint:
         else:
             call = parse_json(mode, raw, path_model=incoming.params.get("model", ""))
         allow_model(caller, call.model)
+        if call.stream and (caller.admin or incoming.services.cache.options["StreamUsageAlways"]):
+            call.usage_owed = True  # FastGPT never sends stream_options, yet reads usage from the last chunk
         return await incoming.services.relay.handle(call, caller, incoming.request_id)
 
     return authenticated(handler)
@@ -147,6 +153,7 @@ def relay_routes() -> list[Route]:
         _route(post, "/v1/audio/speech", relay(Mode.SPEECH)),
         _route(post, "/v1/audio/transcriptions", relay(Mode.TRANSCRIPTION)),
         _route(post, "/v1/audio/translations", relay(Mode.TRANSLATION)),
+        _route(post, "/v1/rerank", relay(Mode.RERANK)),
         _route(get, "/v1/models", authenticated(list_models)),
         _route(get, "/v1/models/{model}", authenticated(retrieve_model)),
         _route(("DELETE",), "/v1/models/{model}", authenticated(not_implemented)),

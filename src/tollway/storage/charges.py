@@ -1,6 +1,6 @@
 """Writing settled charges and their consume logs: each statement run once per batch, in the caller's transaction.
 
-The keeper's flush and the journal's replay both write through here, so quota, logs, roll-ups and the
+The keeper's flush and the journal's replay both write through here, so quota, logs, kept bodies, roll-ups and the
 journal's mark always go to the database together (storage/journal.py).
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tollway.storage import journal, rollups, schema
+from tollway.storage import call_sums, journal, log_details, rollups, schema
 from tollway.storage.journal import Record
 
 _users, _tokens, _channels, _logs, _markers = schema.users, schema.tokens, schema.channels, schema.logs, schema.markers
@@ -92,11 +92,15 @@ async def write_quota(conn: AsyncConnection, batch: Batch) -> None:
 
 
 async def write_logs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert log rows and add them to the dashboards' roll-ups."""
+    """Insert log rows (with the bodies kept for some of them) and add them to the dashboards' roll-ups."""
     if rows:
         fitted = [fit(row) for row in rows]
-        await conn.execute(insert(_logs), fitted)
+        if any(log_details.DETAIL in row for row in rows):
+            await log_details.insert_logs(conn, rows, fitted)
+        else:
+            await conn.execute(insert(_logs), fitted)
         await rollups.add(conn, fitted)
+        await call_sums.add(conn, fitted)
 
 
 def _upsert(dialect: str) -> Any:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.dialects.mysql import MEDIUMTEXT
 
 metadata = MetaData()
 
@@ -252,3 +253,53 @@ POSTGRES_LOG_INDEXES = [
     Index(f"idx_logs_{name}_id", logs.c[name], logs.c.id).ddl_if(dialect="postgresql")
     for name in ("user_id", "token_name", "model_name", "channel_id")
 ]
+
+# -- call logs as AI Proxy keeps them (tollway/aiproxy, migration 0012) ---------------------------------------
+
+# Tollway: the HTTP status of the call (200 for consume logs; the upstream's for error logs), which attempt of the
+# call it was (0 the first), the client's address, the relay path, and the prompt tokens served from the provider's
+# cache. NULL in logs written before.
+for _name, _kind, _default in (("code", Integer, 0), ("retry_times", Integer, 0), ("ip", String(64), ""),
+                               ("endpoint", String(64), ""), ("cached_tokens", Integer, 0)):
+    logs.append_column(Column(_name, _kind, default=_default, nullable=True))
+LOG_REQUEST_ID_INDEX = Index("idx_logs_request_id", logs.c.request_id)
+
+# Tollway: request and response bodies of a call (AI Proxy's request_details), for failed calls always and for
+# successful ones when SAVE_ALL_LOG_DETAIL is on; cut at LOG_DETAIL_*_BODY_MAX_SIZE, deleted after
+# LOG_DETAIL_STORAGE_HOURS. Lives beside `logs`. MEDIUMTEXT on MySQL, whose TEXT holds 64 KB only.
+_BODY = Text().with_variant(MEDIUMTEXT(), "mysql", "mariadb")
+log_details = Table(
+    "tollway_log_details",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("log_id", Integer, nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    Column("request_body", _BODY, nullable=True),
+    Column("response_body", _BODY, nullable=True),
+    Column("request_body_truncated", Boolean, default=False),
+    Column("response_body_truncated", Boolean, default=False),
+    sqlite_autoincrement=True,
+)
+
+
+def _call_sums(name: str, span: str, *extra: Column[int]) -> Table:
+    """Consume and error logs summed per time span (unix seconds of its start), channel and requested model."""
+    return Table(
+        name,
+        metadata,
+        Column(span, BigInteger, primary_key=True, autoincrement=False),
+        Column("channel_id", Integer, primary_key=True, autoincrement=False),
+        Column("model", String(191), primary_key=True),
+        *(Column(total, BigInteger, default=0) for total in CALL_SUMS),
+        *extra,
+    )
+
+
+CALL_SUMS = ("request_count", "exception_count", "retry_count", "cache_hit_count", "input_tokens", "output_tokens",
+             "cached_tokens", "total_time_ms", "total_ttfb_ms", "quota")
+# Tollway: AI Proxy's summaries for `GET /api/dashboardv2/`, kept by the keeper's flush in the transaction that writes
+# the logs (storage/call_sums.py). Minutes serve the minute view; quarter hours serve hours and days in any time zone
+# (every zone's offset is a whole number of quarter hours) and carry each quarter's busiest minute.
+call_minutes = _call_sums("tollway_call_minutes", "minute")
+call_quarters = _call_sums("tollway_call_quarters", "quarter", Column("max_rpm", BigInteger, default=0),
+                           Column("max_tpm", BigInteger, default=0))

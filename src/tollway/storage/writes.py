@@ -100,7 +100,7 @@ async def delete_token(keeper: Keeper, token_id: int) -> None:
 # -- channels (and their abilities) --------------------------------------------------------------------------
 
 
-async def _write_abilities(conn: AsyncConnection, row: Row) -> None:
+async def write_abilities(conn: AsyncConnection, row: Row) -> None:
     """Rebuild a channel's abilities: its groups × models, enabled while the channel is (One API's rule)."""
     await conn.execute(delete(schema.abilities).where(schema.abilities.c.channel_id == row["id"]))
     pairs = list(abilities(split_list(row["group"]) or ["default"], split_list(row["models"])))
@@ -118,7 +118,7 @@ async def insert_channels(keeper: Keeper, rows: Sequence[dict[str, Any]]) -> lis
         for values in rows:
             result = await conn.execute(insert(schema.channels).values(**values))
             row = await _one(conn, schema.channels, result.inserted_primary_key[0])  # type: ignore[index]
-            await _write_abilities(conn, row)
+            await write_abilities(conn, row)
             created.append(row)
     for row in created:
         keeper.cache.put_channel(row, reroute=False)
@@ -131,7 +131,7 @@ async def update_channel(keeper: Keeper, channel_id: int, values: dict[str, Any]
         if values:
             await conn.execute(update(schema.channels).where(schema.channels.c.id == channel_id).values(**values))
         row = await _one(conn, schema.channels, channel_id)
-        await _write_abilities(conn, row)
+        await write_abilities(conn, row)
     keeper.cache.put_channel(row)
     return row
 
@@ -150,7 +150,7 @@ async def set_channel_status(keeper: Keeper, channel_id: int, status: int, reaso
         if not result.rowcount:
             return None
         row = await _one(conn, table, channel_id)
-        await _write_abilities(conn, row)
+        await write_abilities(conn, row)
     keeper.cache.put_channel(row)
     return row
 

@@ -97,7 +97,7 @@ class OpenAIAdaptor(Adaptor):
                 reset = True
             if call.stream:
                 headers["Accept"] = "text/event-stream"
-                if (kind.stream_usage or self.enforce_include_usage) and not call.wants_usage:
+                if (kind.stream_usage or self.enforce_include_usage) and not call.asked_usage:
                     # Ask for usage so billing uses the provider's count; the client gets it as well.
                     options = call.body.get("stream_options") or {}
                     changes["stream_options"] = {**options, "include_usage": True}

@@ -18,11 +18,13 @@ from tollway.relay.adaptors.cloudflare import CloudflareAdaptor
 from tollway.relay.adaptors.cohere import CohereAdaptor
 from tollway.relay.adaptors.coze import CozeAdaptor
 from tollway.relay.adaptors.deepl import DeepLAdaptor
+from tollway.relay.adaptors.failures import not_served
 from tollway.relay.adaptors.gemini import GeminiAdaptor
 from tollway.relay.adaptors.ollama import OllamaAdaptor
 from tollway.relay.adaptors.openai import OpenAIAdaptor
 from tollway.relay.adaptors.palm import PaLMAdaptor
 from tollway.relay.adaptors.replicate import ReplicateAdaptor
+from tollway.relay.adaptors.rerank import RerankAdaptor, offers_rerank
 from tollway.relay.adaptors.tencent import TencentAdaptor
 from tollway.relay.adaptors.vertexai import VertexAdaptor
 from tollway.relay.adaptors.xunfei import XunfeiAdaptor
@@ -60,6 +62,7 @@ class Adaptors:
 
     def __init__(self, settings: Settings) -> None:
         self._families = families(settings)
+        self._rerank = RerankAdaptor()
 
     def register(self, family: str, adaptor: Adaptor) -> None:
         """Use this adaptor for a family (tests use it to plug in their own)."""
@@ -72,6 +75,12 @@ class Adaptors:
             raise UpstreamError(f"channel type {kind.label} ({kind.id}) is not supported by this Tollway version yet",
                                 status_code=501, code="channel_type_not_supported", retryable=True)
         return adaptor
+
+    def rerank(self, kind: ChannelType) -> Adaptor:
+        """The adaptor of `POST /v1/rerank`, the same for every type that offers it (relay/adaptors/rerank.py)."""
+        if not offers_rerank(kind):
+            raise not_served(kind.label, "/v1/rerank")
+        return self._rerank
 
     def supported(self) -> set[int]:
         """Channel types whose family has an adaptor."""

@@ -1,0 +1,113 @@
+"""Calls summed per minute and per quarter hour, channel and requested model: AI Proxy's summaries, for monitoring.
+
+The keeper's flush (and a journal replay) adds the consume and error logs it writes in the same transaction
+(storage/charges.py), so the monitoring dashboard (`GET /api/dashboardv2/`) reads a few summary rows instead of
+the log table. A quarter row also keeps its busiest minute (max RPM and TPM): after the minutes are added, the
+flush reads back the minutes it touched and raises the quarters' maxima to them. Unlike the per-user roll-ups,
+these sums outlive log deletion, as AI Proxy's summaries do: monitoring history is not call history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tollway.storage import schema
+
+MINUTE, QUARTER = 60, 900
+LOG_CONSUME, LOG_ERROR = 2, 6
+_minutes, _quarters = schema.call_minutes, schema.call_quarters
+SUMS = schema.CALL_SUMS
+
+Key = tuple[int, int, str]  # (span start, channel_id, model)
+
+
+def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
+    """Per (minute, channel, model): the CALL_SUMS of the consume and error logs among `rows`."""
+    totals: dict[Key, list[int]] = {}
+    for row in rows:
+        kind = row.get("type")
+        channel = row.get("channel_id") or 0
+        if (kind != LOG_CONSUME and kind != LOG_ERROR) or not channel or row.get("created_at") is None:
+            continue
+        created = int(row["created_at"])
+        key = (created - created % MINUTE, int(channel), str(row.get("model_name") or ""))
+        entry = totals.get(key)
+        if entry is None:
+            entry = totals[key] = [0] * len(SUMS)
+        cached = int(row.get("cached_tokens") or 0)
+        entry[0] += 1
+        entry[1] += kind == LOG_ERROR
+        entry[2] += int(row.get("retry_times") or 0) > 0
+        entry[3] += cached > 0
+        entry[4] += int(row.get("prompt_tokens") or 0)
+        entry[5] += int(row.get("completion_tokens") or 0)
+        entry[6] += cached
+        entry[7] += int(row.get("elapsed_time") or 0)
+        entry[8] += int(row.get("first_byte_time") or 0)
+        entry[9] += int(row.get("quota") or 0)
+    return totals
+
+
+def _upsert(table: Any, span: str, dialect: str) -> Any:
+    """INSERT … ON CONFLICT adding to the sums (and raising the maxima of quarter rows)."""
+    maxima = ("max_rpm", "max_tpm") if table is _quarters else ()
+    if dialect in ("mysql", "mariadb"):
+        stmt = mysql.insert(table)
+        changes = {name: table.c[name] + stmt.inserted[name] for name in SUMS}
+        changes.update({name: func.greatest(table.c[name], stmt.inserted[name]) for name in maxima})
+        return stmt.on_duplicate_key_update(changes)
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table)
+    larger = func.greatest if dialect == "postgresql" else func.max  # SQLite's two-argument max() is scalar
+    changes = {name: table.c[name] + stmt.excluded[name] for name in SUMS}
+    changes.update({name: larger(table.c[name], stmt.excluded[name]) for name in maxima})
+    return stmt.on_conflict_do_update(index_elements=[span, "channel_id", "model"], set_=changes)
+
+
+_UPSERTS = {(table.name, dialect): _upsert(table, span, dialect) for table, span in ((_minutes, "minute"),
+            (_quarters, "quarter")) for dialect in ("mysql", "mariadb", "postgresql", "sqlite")}
+
+
+async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add the calls among `rows` (being inserted in this transaction) to the minute and quarter sums."""
+    minutes = increments(rows)
+    if not minutes:
+        return
+    dialect = conn.dialect.name
+    keys = sorted(minutes)  # the same lock order on every node
+    await conn.execute(_UPSERTS[(_minutes.name, dialect)],
+                       [{"minute": m, "channel_id": c, "model": model, **dict(zip(SUMS, minutes[(m, c, model)],
+                                                                               strict=True))}
+                        for m, c, model in keys])
+    # The minutes' totals as they now stand (other nodes' calls included) give the quarters' busiest minute.
+    touched = {m for m, _, _ in keys}
+    found = await conn.execute(select(_minutes.c.minute, _minutes.c.channel_id, _minutes.c.model,
+                                      _minutes.c.request_count, _minutes.c.input_tokens, _minutes.c.output_tokens)
+                               .where(_minutes.c.minute.in_(touched)))
+    busiest: dict[Key, tuple[int, int]] = {}
+    for minute, channel, model, count, tokens_in, tokens_out in found.all():
+        if (minute, channel, model) not in minutes:
+            continue
+        key = (minute - minute % QUARTER, channel, model)
+        rpm, tpm = busiest.get(key, (0, 0))
+        busiest[key] = (max(rpm, int(count)), max(tpm, int(tokens_in) + int(tokens_out)))
+    quarters: dict[Key, list[int]] = {}
+    for (minute, channel, model), values in minutes.items():
+        entry = quarters.setdefault((minute - minute % QUARTER, channel, model), [0] * len(SUMS))
+        for index, value in enumerate(values):
+            entry[index] += value
+    await conn.execute(_UPSERTS[(_quarters.name, dialect)], [
+        {"quarter": q, "channel_id": c, "model": model, **dict(zip(SUMS, quarters[(q, c, model)], strict=True)),
+         "max_rpm": busiest.get((q, c, model), (0, 0))[0], "max_tpm": busiest.get((q, c, model), (0, 0))[1]}
+        for q, c, model in sorted(quarters)])
+
+
+async def prune_minutes(conn: AsyncConnection, before: int) -> int:
+    """Delete minute rows older than `before` (the quarters keep their sums and maxima); answers how many."""
+    result = await conn.execute(delete(_minutes).where(_minutes.c.minute < before))
+    return result.rowcount or 0
