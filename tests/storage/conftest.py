@@ -287,7 +287,7 @@ class Store:
 
 
 def log_row(user: UserEntry, token: TokenEntry, channel: ChannelEntry) -> dict[str, Any]:
-    """A consume log row shaped like the relay's (relay/pipeline.py `_log_row`)."""
+    """A consume log row shaped like the relay's (billing/call_log.py `call_row`)."""
     return {"user_id": user.id, "created_at": 1_700_000_000, "type": writes.LOG_CONSUME, "content": "test",
             "username": user.username, "token_name": token.name, "model_name": "gpt-4o-mini", "quota": 0,
             "prompt_tokens": 3, "completion_tokens": 5, "channel_id": channel.id, "request_id": secrets.token_hex(8),

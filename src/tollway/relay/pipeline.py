@@ -6,36 +6,32 @@ fails, or the client goes away mid-stream. Upstream I/O goes through the `Dialog
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
 
-from tollway.billing import pricing, tokenizer
-from tollway.billing.ledger import Hold, Ledger
+from tollway.billing import pricing
+from tollway.billing.ledger import Ledger
 from tollway.billing.pricing import Price
-from tollway.billing.tokenizer import Counter
-from tollway.errors import InsufficientQuota, NoChannel, PermissionDenied, RateLimited, TollwayError, UpstreamError
+from tollway.errors import NoChannel, PermissionDenied, RateLimited, TollwayError, UpstreamError
 from tollway.limits.limiter import Ticket
 from tollway.relay import assembly, streaming
 from tollway.relay.adaptors import rerank
-from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
+from tollway.relay.adaptors.base import Adaptor, StreamTranslator, Target
 from tollway.relay.adaptors.registry import Adaptors
+from tollway.relay.attempts import Attempt
 from tollway.relay.auth import Caller
 from tollway.relay.calls import Call, Mode
 from tollway.relay.dialogue import Dialogue
 from tollway.relay.policy import Policy
 from tollway.relay.redaction import redact, redact_error, secrets_of
 from tollway.relay.reply import JSON, Reply
+from tollway.relay.settlement import Settlement
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
-from tollway.relay.usage_limits import bounded
 from tollway.routing import channel_types
-from tollway.storage import log_details
 from tollway.storage.cache import Cache, ChannelEntry
 
 if TYPE_CHECKING:
@@ -43,35 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOG_CONSUME = 2
-LOG_ERROR = 6  # Tollway: a failed attempt (AI Proxy logs failed calls with their status code)
 _FREE = Price(0.0, 0.0, 1.0)  # BILLING_ENABLED=false
-_CONTENT_MAX = 1000  # characters of an error message kept in a log, as AI Proxy keeps 1 KB
-_TEXT_MODES = frozenset((Mode.CHAT, Mode.COMPLETIONS, Mode.EMBEDDINGS, Mode.MODERATIONS, Mode.RERANK))
-_LARGE_PROMPT = 256 * 1024  # bytes of body past which token counting leaves the event loop
 _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
-
-
-@dataclass(eq=False, slots=True)
-class Attempt:
-    """One try on one channel, from the hold to the settlement."""
-
-    call: Call
-    caller: Caller
-    target: Target
-    adaptor: Adaptor
-    price: Price
-    hold: Hold
-    request_id: str
-    started: float
-    upstream: UpstreamRequest | None = None
-    first_byte: float = 0.0
-    ticket: Ticket | None = None  # what the rate limits charged for the call
-    retry: int = 0  # which try of the call this is (0: the first)
-
-    def mark_first_byte(self) -> None:
-        if not self.first_byte:
-            self.first_byte = time.monotonic()
 
 
 class Relay:
@@ -84,8 +53,17 @@ class Relay:
         self.dialogue = dialogue
         self.adaptors = adaptors
         self.policy = policy or Policy()
-        # Channel health, rate limits and metrics, set once they are built (tollway/guards.py).
-        self.guards: Guards | None = None
+        self.settlement = Settlement(cache, ledger, self.policy)
+        self._guards: Guards | None = None
+
+    @property
+    def guards(self) -> Guards | None:
+        """Channel health, rate limits and metrics, set once they are built (tollway/guards.py)."""
+        return self._guards
+
+    @guards.setter
+    def guards(self, guards: Guards | None) -> None:
+        self._guards = self.settlement.guards = guards
 
     async def handle(self, call: Call, caller: Caller, request_id: str) -> Reply:
         """Serve one call, trying further channels after retryable failures while nothing was sent."""
@@ -96,7 +74,7 @@ class Relay:
         try:
             # Token limits charge the prompt up front (counted only for a caller they apply to); `spent` adds
             # the completion once it is known.
-            ticket = await guards.limits.admit(caller, lambda: self._count_now(call))
+            ticket = await guards.limits.admit(caller, lambda: self.settlement.count_now(call))
         except RateLimited as exc:
             guards.metrics.refused(exc.error_type)
             raise
@@ -147,9 +125,9 @@ class Relay:
         raise NoChannel(f"no available channel for model {call.model} in group {caller.user.group}")
 
     def _failed(self, attempt: Attempt, exc: UpstreamError) -> None:
-        """An attempt failed: refund it, keep its secrets out of the message, and let channel health know."""
+        """An attempt failed: keep its secrets out of the message, refund and log it, and let channel health know."""
         redact_error(exc, attempt.target.channel.key, attempt.upstream, attempt.target.credential)
-        self.ledger.refund(attempt.hold)
+        self.settlement.failed(attempt, exc)
         if exc.status_code == 401:
             # A credential the provider no longer accepts (even one refused with HTTP 200, as
             # Baidu does) is obtained afresh by the next call instead of failing until it expires.
@@ -159,18 +137,6 @@ class Relay:
             self.guards.health.failed(channel, attempt.call.model, exc)
         log.warning("request %s: channel %s (%s) failed: %s", attempt.request_id, channel.id, channel.name,
                     exc.message)
-        if self.cache.options["LogConsumeEnabled"]:
-            self.ledger.keeper.add_log(self._error_row(attempt, exc))
-
-    def _error_row(self, attempt: Attempt, exc: UpstreamError) -> dict[str, object]:
-        """The log of a failed attempt: its status, the (redacted) error, and the bodies as configured."""
-        row = self._log_row(attempt, Usage(), code=exc.status_code, content=exc.message[:_CONTENT_MAX])
-        row["type"] = LOG_ERROR
-        limits = self.policy.bodies
-        if limits is not None:
-            row[log_details.DETAIL] = log_details.detail(
-                attempt.call.raw, orjson.dumps(exc.openai_body(attempt.request_id)), limits)
-        return row
 
     def _choose(self, call: Call, caller: Caller, tried: set[int]) -> ChannelEntry | None:
         if caller.pinned_channel is not None:
@@ -222,27 +188,10 @@ class Relay:
             if native is None and call.inbound.refused is not None:
                 raise call.inbound.refused  # a pinned channel that cannot take it
             adaptor = native or adaptor
-        options = self.cache.options
-        price = pricing.price_of(options, target.model, channel.type, caller.user.group) if self.policy.billing \
-            else _FREE
-        # The admin key is never refused for quota: root pays what the call costs while it has quota.
-        hold = self.ledger.reserve(caller.token, caller.user, 0) if caller.admin else \
-            self._reserve(call, caller, price, options.pre_consumed_quota)
-        if hold is None:
-            # The cheap bound did not fit what is left: hold on the exact count instead.
-            call.prompt_tokens = await self._count_prompt(call)
-            hold = self.ledger.reserve(caller.token, caller.user, _hold_amount(call, price, options.pre_consumed_quota))
+        price = pricing.price_of(self.cache.options, target.model, channel.type, caller.user.group) \
+            if self.policy.billing else _FREE
+        hold = await self.settlement.hold(call, caller, price)
         return Attempt(call, caller, target, adaptor, price, hold, request_id, started)
-
-    def _reserve(self, call: Call, caller: Caller, price: Price, pre_consumed: int) -> Hold | None:
-        """Hold on an upper bound of the prompt's tokens, or None when that bound is more than is left."""
-        amount = _hold_amount(call, price, pre_consumed)
-        try:
-            return self.ledger.reserve(caller.token, caller.user, amount)
-        except InsufficientQuota:
-            if call.mode not in _TEXT_MODES or call.prompt_tokens is not None:
-                raise
-            return None
 
     async def _send(self, attempt: Attempt) -> Reply:
         dialogue = self.dialogue
@@ -256,7 +205,7 @@ class Relay:
             if call.stream:
                 return await self._relay(attempt, outcome.source, translator)
             events = await streaming.collect(outcome.source, translator, attempt.mark_first_byte)
-            usage = await self._settle(attempt, translator.state.usage, translator.text, None)
+            usage = await self.settlement.settle(attempt, translator.state.usage, translator.text, None)
             whole = assembly.completion_from_events(events + translator.close(usage), call)
             whole["usage"] = usage.as_openai()  # what was billed, whether or not the stream carried it
             if call.inbound is not None:
@@ -264,7 +213,7 @@ class Relay:
             return Reply(200, JSON, orjson.dumps(whole))
         answer = outcome.answer
         assert answer is not None
-        usage = await self._settle(attempt, answer.usage, lambda: answer.text, answer)
+        usage = await self.settlement.settle(attempt, answer.usage, lambda: answer.text, answer)
         if call.inbound is not None:
             return call.inbound.answered(adaptor, answer.content, answer.media_type, answer.status, usage, call,
                                          attempt.request_id)
@@ -286,8 +235,8 @@ class Relay:
         usage: list[Usage] = []
 
         async def settle() -> None:
-            usage.append(await self._settle(attempt, state.usage, translator.text, None, whole=state.error is None,
-                                            error=state.error))
+            usage.append(await self.settlement.settle(attempt, state.usage, translator.text, None,
+                                                      whole=state.error is None, error=state.error))
 
         def broke(error: UpstreamError, frames: bytes) -> bytes:
             """A stream that failed after its first byte: channel health hears of it, the client gets no secret."""
@@ -301,133 +250,3 @@ class Relay:
             source, translator, request_id=attempt.request_id, on_first_byte=attempt.mark_first_byte,
             settle=settle, tail=lambda: translator.close(usage[0] if usage else None), broke=broke, fail=fail,
         )
-
-    async def _settle(self, attempt: Attempt, usage: Usage | None, text: Callable[[], str],
-                      answer: Answer | None, *, whole: bool = True, error: UpstreamError | None = None) -> Usage:
-        """Final usage and cost of a call that delivered something; charge it and queue its log.
-
-        `text` gives the generated text, read only when the upstream reported no usage; `whole` is false for
-        a stream that broke off (billed for what was delivered, but no success for channel health).
-        """
-        call = attempt.call
-        usage = bounded(usage, call, attempt.upstream)
-        if call.mode in _TEXT_MODES:
-            if usage is None:
-                counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
-                usage = Usage(await self._prompt_tokens(call), counter.text(text()))
-            elif usage.prompt_tokens == 0 and call.mode is not Mode.EMBEDDINGS:
-                usage.prompt_tokens = await self._prompt_tokens(call)
-            cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
-        elif call.mode is Mode.IMAGES:
-            usage = usage or Usage()
-            cost = pricing.image_cost(attempt.price, call.body)
-        elif call.mode is Mode.SPEECH:
-            text_in = str(call.body.get("input", ""))
-            usage = Usage(len(text_in), 0)
-            cost = pricing.speech_cost(attempt.price, text_in)
-        else:
-            if usage is None:
-                counter = Counter(attempt.target.model, approximate=self.cache.options["ApproximateTokenEnabled"])
-                usage = Usage(counter.text(answer.transcript or "") if answer else 0, 0)
-            cost = pricing.text_cost(attempt.price, usage.prompt_tokens, usage.completion_tokens)
-        log_row = None
-        if self.cache.options["LogConsumeEnabled"]:
-            log_row = self._log_row(attempt, usage)
-            if error is not None or self.policy.save_all_bodies:
-                self._keep_bodies(log_row, attempt, answer, text, error)
-        channel = attempt.target.channel
-        charged = self.ledger.settle(attempt.hold, cost, channel, log_row)
-        guards = self.guards
-        if guards is not None:
-            now = time.monotonic()
-            first_byte = attempt.first_byte - attempt.started if attempt.first_byte else 0.0
-            if whole:
-                guards.health.succeeded(channel, call.model, first_byte * 1000)
-            guards.limits.spent(attempt.ticket, usage.prompt_tokens + usage.completion_tokens)
-            guards.metrics.call_done(call.model, channel.id, 200, call.stream, now - attempt.started, first_byte,
-                                     usage.prompt_tokens, usage.completion_tokens, charged)
-        return usage
-
-    def _keep_bodies(self, row: dict[str, object], attempt: Attempt, answer: Answer | None, text: Callable[[], str],
-                     error: UpstreamError | None) -> None:
-        """Put the call's bodies in its log (a stream that broke off, or every call with SAVE_ALL_LOG_DETAIL)."""
-        limits = self.policy.bodies
-        if limits is None:
-            return
-        if error is not None:
-            row["content"] = f"{row['content']}; the stream broke off: {error.message}"[:_CONTENT_MAX * 2]
-            response: bytes | str = orjson.dumps(error.openai_body(attempt.request_id))
-        else:
-            # A stream's response is kept as the text it carried.
-            response = answer.content if answer is not None else text()
-        row[log_details.DETAIL] = log_details.detail(attempt.call.raw, response, limits)
-
-    def _log_row(self, attempt: Attempt, usage: Usage, *, code: int = 200, content: str | None = None
-                 ) -> dict[str, object]:
-        now = time.monotonic()
-        if content is None:
-            content = attempt.price.describe()
-            if attempt.target.model != attempt.call.model:
-                content += f"; model mapped to {attempt.target.model}"
-            if usage.clamped:
-                content += f"; {usage.clamped}"
-        row: dict[str, object] = {
-            "user_id": attempt.caller.user.id,
-            "created_at": int(time.time()),
-            "type": LOG_CONSUME,
-            "content": content,
-            "username": attempt.caller.user.username,
-            "token_name": attempt.caller.token.name,
-            "model_name": attempt.call.model,
-            "upstream_model": attempt.target.model,
-            "quota": 0,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "channel_id": attempt.target.channel.id,
-            "request_id": attempt.request_id,
-            "elapsed_time": int((now - attempt.started) * 1000),
-            "is_stream": attempt.call.stream,
-            "system_prompt_reset": bool(attempt.upstream and attempt.upstream.system_prompt_reset),
-            "first_byte_time": int((attempt.first_byte - attempt.started) * 1000) if attempt.first_byte else 0,
-            "code": code,
-            "retry_times": attempt.retry,
-            "ip": attempt.caller.ip,
-            "endpoint": attempt.call.path,
-            "cached_tokens": usage.cached_tokens,
-        }
-        if attempt.call.inbound is not None:
-            row["inbound_api"] = attempt.call.inbound.api  # the API the client spoke (OpenAI's when absent)
-        return row
-
-    async def _prompt_tokens(self, call: Call) -> int:
-        """The prompt's exact token count, counted once per call and only when the bill needs it."""
-        if call.prompt_tokens is None:
-            call.prompt_tokens = await self._count_prompt(call)
-        return call.prompt_tokens
-
-    def _count_now(self, call: Call) -> int:
-        if call.prompt_tokens is None:
-            call.prompt_tokens = self._counter(call).prompt(call.body) if call.mode in _TEXT_MODES else 0
-        return call.prompt_tokens
-
-    def _counter(self, call: Call) -> Counter:
-        return Counter(call.model, approximate=self.cache.options["ApproximateTokenEnabled"])
-
-    async def _count_prompt(self, call: Call) -> int:
-        if call.mode not in _TEXT_MODES:
-            return 0
-        counter = Counter(call.model, approximate=self.cache.options["ApproximateTokenEnabled"])
-        if len(call.raw) > _LARGE_PROMPT:
-            return await asyncio.to_thread(counter.prompt, call.body)
-        return counter.prompt(call.body)
-
-
-def _hold_amount(call: Call, price: Price, pre_consumed: int) -> int:
-    if call.mode in _TEXT_MODES:
-        prompt = call.prompt_tokens if call.prompt_tokens is not None else tokenizer.prompt_bound(call.raw)
-        return pricing.text_hold(price, pre_consumed, prompt, call.max_tokens)
-    if call.mode is Mode.IMAGES:
-        return pricing.image_cost(price, call.body)
-    if call.mode is Mode.SPEECH:
-        return pricing.speech_cost(price, str(call.body.get("input", "")))
-    return pricing.audio_hold(price, pre_consumed)
