@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -107,6 +108,17 @@ class Call:
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return value
         return 0
+
+
+def with_system_prompt(call: Call, prompt: str) -> Call:
+    """The chat call with a channel's system prompt: it replaces the first system message's content, or goes first."""
+    messages = call.body["messages"]
+    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+        messages = [{**messages[0], "content": prompt}, *messages[1:]]
+    else:
+        messages = [{"role": "system", "content": prompt}, *messages]
+    body = {**call.body, "messages": messages}
+    return dataclasses.replace(call, body=body, raw=orjson.dumps(body))
 
 
 def parse_json(mode: Mode, raw: bytes, *, path_model: str = "") -> Call:

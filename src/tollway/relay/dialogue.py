@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
-from tollway.relay.calls import Call, Mode
+from tollway.relay.calls import Call, Mode, with_system_prompt
 from tollway.relay.credentials import Credentials
 from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.images import inline_images
@@ -49,6 +49,10 @@ class Dialogue:
         """
         if adaptor.inline_images and call.mode is Mode.CHAT:
             call = await inline_images(call, self.images)
+        # The channel's system prompt, applied here once for every adaptor that translates a chat call.
+        prompted = call.mode is Mode.CHAT and bool(target.channel.system_prompt)
+        if prompted:
+            call = with_system_prompt(call, target.channel.system_prompt)
         exchange = adaptor.credential(target)
         if exchange is not None:
             if sent is not None:
@@ -57,6 +61,7 @@ class Dialogue:
             if sent is not None:
                 sent.append(target.credential)
         request = adaptor.request(call, target)
+        request.system_prompt_reset = prompted
         if sent is not None:
             sent.append(request)
         return call, target, request

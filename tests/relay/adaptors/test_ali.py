@@ -12,7 +12,7 @@ from tollway.errors import InvalidRequest, UpstreamError
 from tollway.relay.adaptors.ali import AliAdaptor, chat_body, is_vision
 from tollway.relay.adaptors.ali_stream import AliStream, ali_error
 from tollway.relay.adaptors.base import Target
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
@@ -74,12 +74,12 @@ def test_chat_request_matches_the_recorded_shape() -> None:
 
 
 def test_request_quirks() -> None:
-    body, reset = chat_body(chat(top_p=1, max_completion_tokens=9), target("qwen-plus-internet"))
+    body = chat_body(chat(top_p=1, max_completion_tokens=9), target("qwen-plus-internet"))
     assert body["model"] == "qwen-plus" and body["parameters"]["enable_search"] is True
     assert body["parameters"]["top_p"] == 0.9999 and body["parameters"]["max_tokens"] == 9
-    assert reset is False
-    prompt = chat_body(chat(), target(system_prompt="be terse"))
-    assert prompt[0]["input"]["messages"][0] == {"role": "system", "content": "be terse"} and prompt[1] is True
+    # A channel's system prompt (applied before any adaptor, relay/dialogue.py) reaches DashScope first.
+    prompt = chat_body(with_system_prompt(chat(), "be terse"), target())
+    assert prompt["input"]["messages"][0] == {"role": "system", "content": "be terse"}
     request = ADAPTOR.request(chat(), target(base_url="http://127.0.0.1:9/", config={"plugin": '{"a":{}}'}))
     assert request.url.startswith("http://127.0.0.1:9/api/v1/")
     assert request.headers["X-DashScope-Plugin"] == '{"a":{}}' and "X-DashScope-SSE" not in request.headers
@@ -92,7 +92,7 @@ def test_messages_keep_tools_and_flatten_text_for_text_models() -> None:
                                                                "function": {"name": "f", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
     ]
-    body, _ = chat_body(chat(messages=messages, functions=[{"name": "f"}]), target())
+    body = chat_body(chat(messages=messages, functions=[{"name": "f"}]), target())
     assert body["input"]["messages"] == [
         {"role": "user", "content": "a"},
         {"role": "assistant", "content": "", "tool_calls": messages[1]["tool_calls"]},

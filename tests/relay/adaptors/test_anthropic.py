@@ -10,7 +10,7 @@ import pytest
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.anthropic import AnthropicAdaptor
 from tollway.relay.adaptors.base import Target
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -72,9 +72,8 @@ def test_system_and_developer_messages_are_hoisted() -> None:
 
 def test_channel_system_prompt_replaces_the_first_system_message() -> None:
     call = chat(messages=[{"role": "system", "content": "client prompt"}, {"role": "user", "content": "hi"}])
-    request = ADAPTOR.request(call, target(system_prompt="channel prompt"))
+    request = ADAPTOR.request(with_system_prompt(call, "channel prompt"), target())
     assert json.loads(request.content)["system"] == "channel prompt"
-    assert request.system_prompt_reset is True
 
 
 def test_only_a_system_prompt_becomes_the_user_message() -> None:

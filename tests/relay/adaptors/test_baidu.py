@@ -14,7 +14,7 @@ from tests.relay.adaptors.sse_frames import frames
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.baidu import BaiduAdaptor, BaiduStream, error_for
 from tollway.relay.adaptors.base import Target
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -105,8 +105,8 @@ def test_system_goes_top_level_and_turns_alternate() -> None:
 
 def test_channel_system_prompt_replaces_the_clients() -> None:
     call = chat(messages=[{"role": "system", "content": "client"}, {"role": "user", "content": "hi"}])
-    request = ADAPTOR.request(call, target(system_prompt="operator"))
-    assert json.loads(request.content)["system"] == "operator" and request.system_prompt_reset
+    request = ADAPTOR.request(with_system_prompt(call, "operator"), target())
+    assert json.loads(request.content)["system"] == "operator"
 
 
 def test_tools_become_functions_and_tool_results_function_turns() -> None:

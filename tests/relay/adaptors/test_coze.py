@@ -13,7 +13,7 @@ from tollway.errors import InvalidRequest, UpstreamError
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.coze import CozeAdaptor, chat_body, turns
 from tollway.relay.adaptors.coze_stream import CozeStream, coze_error
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
@@ -109,9 +109,9 @@ def test_v3_images() -> None:
 def test_v2_request() -> None:
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
                 {"role": "user", "content": "again"}]
-    request = CozeAdaptor().request(chat(messages, stream=True), target({"api_version": "v2", "user_id": "u"},
-                                                                         system_prompt="be nice"))
-    assert request.url == "https://api.coze.com/open_api/v2/chat" and request.system_prompt_reset
+    request = CozeAdaptor().request(with_system_prompt(chat(messages, stream=True), "be nice"),
+                                    target({"api_version": "v2", "user_id": "u"}))
+    assert request.url == "https://api.coze.com/open_api/v2/chat"
     assert orjson.loads(request.content) == {
         "bot_id": BOT, "user": "u", "query": "again", "stream": True,
         "chat_history": [{"role": "user", "content": "be nice\n\nhi", "content_type": "text"},

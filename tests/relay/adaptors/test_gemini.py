@@ -16,7 +16,7 @@ from tollway.relay.adaptors.gemini_answer import SIGNATURE_MARK, embeddings_answ
 from tollway.relay.adaptors.gemini_errors import google_error
 from tollway.relay.adaptors.gemini_request import embedding_body, gemini_body
 from tollway.relay.adaptors.gemini_stream import GeminiStream
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -192,9 +192,8 @@ def test_request_urls_headers_and_base_url() -> None:
     stream = adaptor.request(chat(stream=True), target("gemini-pro", config={"api_version": "v1"}))
     assert stream.url == "https://generativelanguage.googleapis.com/v1/models/gemini-pro:streamGenerateContent?alt=sse"
     assert stream.stream
-    reset = adaptor.request(chat(), target(system_prompt="You are Tollway."))
-    assert reset.system_prompt_reset
-    assert json.loads(reset.content)["systemInstruction"] == {"parts": [{"text": "You are Tollway."}]}
+    prompted = adaptor.request(with_system_prompt(chat(), "You are Tollway."), target())
+    assert json.loads(prompted.content)["systemInstruction"] == {"parts": [{"text": "You are Tollway."}]}
 
 
 def test_only_chat_and_embeddings_are_served() -> None:

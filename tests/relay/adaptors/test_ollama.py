@@ -15,7 +15,7 @@ import pytest
 from tollway.errors import InvalidRequest, UpstreamError
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.ollama import OllamaAdaptor
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
@@ -120,9 +120,8 @@ def test_formats_thinking_and_channel_system_prompt() -> None:
     assert body["format"] == schema
     assert sent(call(reasoning_effort="high"))["think"] == "high"
     assert sent(call(reasoning_effort="none"))["think"] is False
-    request = ADAPTOR.request(call(), target(system_prompt="You are Tollway."))
+    request = ADAPTOR.request(with_system_prompt(call(), "You are Tollway."), target())
     assert json.loads(request.content)["messages"][0] == {"role": "system", "content": "You are Tollway."}
-    assert request.system_prompt_reset
 
 
 def test_embeddings_and_completions_requests() -> None:

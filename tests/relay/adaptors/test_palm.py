@@ -11,7 +11,7 @@ import pytest
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.palm import PaLMAdaptor, palm_answer, palm_body
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -54,8 +54,8 @@ def test_request_url_key_and_no_stream() -> None:
 
 
 def test_channel_system_prompt_becomes_the_context() -> None:
-    request = PaLMAdaptor().request(chat(), target(system_prompt="You are Tollway."))
-    assert json.loads(request.content)["prompt"]["context"] == "You are Tollway." and request.system_prompt_reset
+    request = PaLMAdaptor().request(with_system_prompt(chat(), "You are Tollway."), target())
+    assert json.loads(request.content)["prompt"]["context"] == "You are Tollway."
 
 
 def test_answer_candidates_and_local_counting() -> None:

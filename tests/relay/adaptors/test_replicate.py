@@ -12,7 +12,7 @@ from tollway.errors import InvalidRequest, UpstreamError
 from tollway.relay.adaptors import replicate
 from tollway.relay.adaptors.base import Target
 from tollway.relay.adaptors.replicate import ReplicateAdaptor, chat_input, create_url, image_input
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
 
@@ -96,8 +96,8 @@ def test_chat_input_extras() -> None:
     assert body["input"]["prompt_template"] == "{prompt}"
     versioned = target("owner/model:abc123")
     assert json.loads(ADAPTOR.request(chat(), versioned).content)["version"] == "abc123"
-    reset = ADAPTOR.request(chat(), target(system_prompt="You are Tollway."))
-    assert json.loads(reset.content)["input"]["system_prompt"] == "You are Tollway." and reset.system_prompt_reset
+    prompted = ADAPTOR.request(with_system_prompt(chat(), "You are Tollway."), target())
+    assert json.loads(prompted.content)["input"]["system_prompt"] == "You are Tollway."
 
 
 def test_image_input() -> None:

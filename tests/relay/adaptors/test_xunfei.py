@@ -20,7 +20,7 @@ from tollway.relay.adaptors.xunfei import (
     socket_base,
     version_of,
 )
-from tollway.relay.calls import Call, Mode, parse_json
+from tollway.relay.calls import Call, Mode, parse_json, with_system_prompt
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
 from tollway.storage.cache import ChannelEntry
@@ -100,7 +100,7 @@ def test_request_frame() -> None:
         {"type": "text", "text": "你是谁"}, {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]},
         {"role": "assistant", "content": "....."}, {"role": "tool", "tool_call_id": "c", "content": "晴"}]
     frame = request_frame(chat(messages=messages, temperature=0, top_k=9, max_tokens=1024, tools=tools, user="u" * 40),
-                          "12345", "generalv3.5", "")
+                          "12345", "generalv3.5")
     assert frame == {
         "header": {"app_id": "12345", "uid": "u" * 32},
         "parameter": {"chat": {"domain": "generalv3.5", "temperature": 0.01, "top_k": 6, "max_tokens": 1024}},
@@ -110,7 +110,7 @@ def test_request_frame() -> None:
                                          {"role": "user", "content": "晴"}]},
                     "functions": {"text": [tools[0]["function"]]}},
     }
-    lite = request_frame(chat(tools=tools), "12345", "lite", "be brief")
+    lite = request_frame(with_system_prompt(chat(tools=tools), "be brief"), "12345", "lite")
     assert "functions" not in lite["payload"]
     assert lite["payload"]["message"]["text"][0] == {"role": "system", "content": "be brief"}
 

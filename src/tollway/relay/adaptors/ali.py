@@ -12,7 +12,6 @@ from tollway.relay.adaptors.ali_stream import AliStream, ali_error, content_text
 from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import image_url_of, text_of
 from tollway.relay.adaptors.failures import json_object, json_of, obj, unsupported, upstream_error
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion, embeddings
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
@@ -84,15 +83,12 @@ def chat_messages(messages: list[Any], vision: bool) -> list[dict[str, Any]]:
     return out
 
 
-def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
-    """The DashScope generation request of a chat call, and whether the channel's system prompt was applied."""
+def chat_body(call: Call, target: Target) -> dict[str, Any]:
+    """The DashScope generation request of a chat call."""
     body = call.body
     model = target.model
     vision = is_vision(model)
     messages = body["messages"]
-    reset = bool(target.channel.system_prompt)
-    if reset:
-        messages = with_system_prompt(messages, target.channel.system_prompt)
     parameters: dict[str, Any] = {"incremental_output": call.stream}
     if not vision:
         parameters["result_format"] = "message"
@@ -110,7 +106,7 @@ def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
     if model.endswith(SEARCH_SUFFIX):
         model = model.removesuffix(SEARCH_SUFFIX)
         parameters["enable_search"] = True
-    return {"model": model, "input": {"messages": chat_messages(messages, vision)}, "parameters": parameters}, reset
+    return {"model": model, "input": {"messages": chat_messages(messages, vision)}, "parameters": parameters}
 
 
 def _embedding_body(call: Call, target: Target) -> dict[str, Any]:
@@ -153,13 +149,12 @@ class AliAdaptor(Adaptor):
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         base, headers = _base(target), _headers(target)
         if call.mode is Mode.CHAT:
-            body, reset = chat_body(call, target)
+            body = chat_body(call, target)
             path = VISION_PATH if is_vision(target.model) else TEXT_PATH
             if call.stream:
                 headers["Accept"] = "text/event-stream"
                 headers["X-DashScope-SSE"] = "enable"
-            return UpstreamRequest("POST", base + path, headers, orjson.dumps(body), stream=call.stream,
-                                   system_prompt_reset=reset)
+            return UpstreamRequest("POST", base + path, headers, orjson.dumps(body), stream=call.stream)
         if call.mode is Mode.EMBEDDINGS:
             return UpstreamRequest("POST", base + EMBEDDING_PATH, headers, orjson.dumps(_embedding_body(call, target)))
         if call.mode is Mode.IMAGES:

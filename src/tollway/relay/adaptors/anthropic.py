@@ -45,12 +45,11 @@ class AnthropicAdaptor(Adaptor):
         if call.mode is not Mode.CHAT:
             raise unsupported(call.path)
         channel = target.channel
-        body = messages_body(call, target.model, channel.system_prompt)
+        body = messages_body(call, target.model)
         headers = {"x-api-key": channel.key, "anthropic-version": API_VERSION, "content-type": "application/json",
                    "accept": "text/event-stream" if call.stream else "application/json"}
         base = (channel.base_url or target.type.base_url).rstrip("/")
-        return UpstreamRequest("POST", f"{base}/v1/messages", headers, orjson.dumps(body), stream=call.stream,
-                               system_prompt_reset=bool(channel.system_prompt))
+        return UpstreamRequest("POST", f"{base}/v1/messages", headers, orjson.dumps(body), stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         return whole_answer(call, status, body, target.model)

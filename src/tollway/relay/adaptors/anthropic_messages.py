@@ -9,7 +9,6 @@ import orjson
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors import failures
 from tollway.relay.adaptors.content import data_url, image_url_of, texts_of
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.calls import Call
 
 # One API's default when the client gives no max_tokens (Anthropic requires one).
@@ -207,12 +206,9 @@ def _thinking(body: dict[str, Any], max_tokens: int, client_max: int) -> tuple[d
     return {"type": "enabled", "budget_tokens": budget}, max_tokens
 
 
-def messages_body(call: Call, model: str, system_prompt: str = "") -> dict[str, Any]:
+def messages_body(call: Call, model: str) -> dict[str, Any]:
     """The Anthropic Messages request body for an OpenAI chat call (with `model` and, when streaming, `stream`)."""
-    source = call.body.get("messages") or []
-    if system_prompt:
-        source = with_system_prompt(source, system_prompt)
-    system, messages = _conversation(source)
+    system, messages = _conversation(call.body.get("messages") or [])
     if not messages and system:
         # A conversation of only a system prompt: Anthropic needs one message, so the prompt becomes it.
         system, messages = "", [{"role": "user", "content": system}]

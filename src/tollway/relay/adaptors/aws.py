@@ -187,7 +187,7 @@ class AwsAdaptor(Adaptor):
             raise unsupported(call.path)
         region, credentials, api_key = self.account(target)
         channel = target.channel
-        body = messages_body(call, target.model, channel.system_prompt)
+        body = messages_body(call, target.model)
         # Bedrock names the model in the URL and the operation, and refuses keys it does not know.
         for name in ("model", "stream", "metadata"):
             body.pop(name, None)
@@ -199,8 +199,7 @@ class AwsAdaptor(Adaptor):
         headers = {"Content-Type": "application/json",
                    "Accept": "application/vnd.amazon.eventstream" if call.stream else "application/json"}
         headers = self.authorized(url, headers, content, region, credentials, api_key)
-        return UpstreamRequest("POST", url, headers, content, stream=call.stream,
-                               system_prompt_reset=bool(channel.system_prompt))
+        return UpstreamRequest("POST", url, headers, content, stream=call.stream)
 
     def authorized(self, url: str, headers: dict[str, str], content: bytes, region: str,
                    credentials: aws_sigv4.Credentials | None, api_key: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Exchange, Target, Upstr
 from tollway.relay.adaptors.content import inputs_of, text_of
 from tollway.relay.adaptors.failures import json_object, json_of, not_served, upstream_error
 from tollway.relay.adaptors.line_stream import LineStream, data_object
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import (
     ChunkWriter,
     answer_text,
@@ -146,14 +145,10 @@ def _messages(messages: list[Any]) -> tuple[str, list[dict[str, Any]]]:
     return "\n".join(part for part in system if part), out
 
 
-def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
-    """Baidu's chat body for an OpenAI chat call, and whether the channel's system prompt was applied."""
+def chat_body(call: Call, target: Target) -> dict[str, Any]:
+    """Baidu's chat body for an OpenAI chat call."""
     body = call.body
-    messages = body["messages"]
-    reset = bool(target.channel.system_prompt)
-    if reset:
-        messages = with_system_prompt(messages, target.channel.system_prompt)
-    system, turns = _messages(messages)
+    system, turns = _messages(body["messages"])
     out: dict[str, Any] = {"messages": turns}
     if system:
         out["system"] = system
@@ -186,7 +181,7 @@ def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
     format_ = body.get("response_format")
     if isinstance(format_, dict) and format_.get("type") in ("json_object", "text"):
         out["response_format"] = format_["type"]
-    return out, reset
+    return out
 
 
 def _tool_calls(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -265,11 +260,11 @@ class BaiduAdaptor(Adaptor):
         if call.mode is not Mode.CHAT:
             raise not_served(target.type.label, call.path)
         endpoint = CHAT_ENDPOINTS.get(target.model, target.model.lower())
-        chat, reset = chat_body(call, target)
+        chat = chat_body(call, target)
         if call.stream:
             headers["Accept"] = "text/event-stream"
         return UpstreamRequest("POST", f"{base}{_ROOT}/chat/{endpoint}{token}", headers, orjson.dumps(chat),
-                               stream=call.stream, system_prompt_reset=reset)
+                               stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         data = json_object(body)

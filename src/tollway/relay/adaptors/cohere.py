@@ -15,7 +15,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Targe
 from tollway.relay.adaptors.cohere_answer import CohereStream, cohere_answer, cohere_error
 from tollway.relay.adaptors.content import text_of
 from tollway.relay.adaptors.failures import not_served
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.calls import Call, Mode
 
 WEB_SEARCH = "-internet"
@@ -129,13 +128,10 @@ class _Conversation:
         self.history.append(entry)
 
 
-def cohere_body(call: Call, model: str, system_prompt: str = "") -> dict[str, Any]:
+def cohere_body(call: Call, model: str) -> dict[str, Any]:
     """The v1 chat body of an OpenAI chat call; a `-internet` model searches the web through the connector."""
     source = call.body
-    messages = source["messages"]
-    if system_prompt:
-        messages = with_system_prompt(messages, system_prompt)
-    talk = _Conversation(messages)
+    talk = _Conversation(source["messages"])
     body: dict[str, Any] = {"model": model.removesuffix(WEB_SEARCH), "message": talk.message}
     if talk.history:
         body["chat_history"] = talk.history
@@ -186,9 +182,8 @@ class CohereAdaptor(Adaptor):
         channel = target.channel
         base = (channel.base_url or target.type.base_url).rstrip("/")
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {channel.key}"}
-        body = cohere_body(call, target.model, channel.system_prompt)
-        return UpstreamRequest("POST", f"{base}/v1/chat", headers, orjson.dumps(body), stream=call.stream,
-                               system_prompt_reset=bool(channel.system_prompt))
+        body = cohere_body(call, target.model)
+        return UpstreamRequest("POST", f"{base}/v1/chat", headers, orjson.dumps(body), stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         return cohere_answer(call, body)

@@ -17,7 +17,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import image_url_of, text_of
 from tollway.relay.adaptors.coze_stream import CozeStream, coze_error, usage_of
 from tollway.relay.adaptors.failures import bad_answer, json_object, json_of, obj, unsupported, upstream_error
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
@@ -90,10 +89,7 @@ def _v3_message(role: str, text: str, images: list[str]) -> dict[str, Any]:
 
 def chat_body(call: Call, target: Target) -> dict[str, Any]:
     """The v3 or v2 chat request of a call."""
-    messages = call.body["messages"]
-    if target.channel.system_prompt:
-        messages = with_system_prompt(messages, target.channel.system_prompt)
-    conversation = turns(messages)
+    conversation = turns(call.body["messages"])
     if is_v2(target):
         history = [{"role": role, "content": text, "content_type": "text", **({"type": "answer"}
                     if role == "assistant" else {})} for role, text, _ in conversation[:-1]]
@@ -126,7 +122,7 @@ class CozeAdaptor(Adaptor):
             headers["Accept"] = "text/event-stream"
         path = V2_CHAT if is_v2(target) else V3_CHAT
         return UpstreamRequest("POST", self._url(target, path), headers, orjson.dumps(chat_body(call, target)),
-                               stream=call.stream, system_prompt_reset=bool(target.channel.system_prompt))
+                               stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         data = json_object(body, "Coze", "an unexpected answer")

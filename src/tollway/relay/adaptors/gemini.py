@@ -82,11 +82,10 @@ class GeminiAdaptor(Adaptor):
 
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         model = target.model.removeprefix("models/")
-        channel = target.channel
-        stream, reset = False, False
+        stream = False
         if call.mode is Mode.CHAT:
-            body = gemini_body(call, model, safety=self.safety, system_prompt=channel.system_prompt)
-            stream, reset = call.stream, bool(channel.system_prompt)
+            body = gemini_body(call, model, safety=self.safety)
+            stream = call.stream
             action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         elif call.mode is Mode.EMBEDDINGS:
             body, action = embedding_body(call, model), "batchEmbedContents"
@@ -96,7 +95,7 @@ class GeminiAdaptor(Adaptor):
         if stream:
             headers["Accept"] = "text/event-stream"
         url = f"{self._base(target, model, body)}/models/{quote(model, safe='')}:{action}"
-        return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=stream, system_prompt_reset=reset)
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         if call.mode is Mode.EMBEDDINGS:

@@ -11,7 +11,6 @@ from tollway.billing.tokenizer import encoding
 from tollway.errors import UpstreamError
 from tollway.relay.adaptors.content import data_url, image_url_of, text_of
 from tollway.relay.adaptors.gemini_answer import SIGNATURE_MARK
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.calls import Call
 
 # Every text harm category Gemini filters on (CIVIC_INTEGRITY is deprecated and refused with some thresholds).
@@ -208,12 +207,9 @@ def generation_config(call: Call, model: str) -> dict[str, Any]:
     return config
 
 
-def gemini_body(call: Call, model: str, *, safety: str = "BLOCK_NONE", system_prompt: str = "") -> dict[str, Any]:
-    """The generateContent body of an OpenAI chat call (`system_prompt`: the channel's, replacing the client's)."""
-    messages = call.body["messages"]
-    if system_prompt:
-        messages = with_system_prompt(messages, system_prompt)
-    contents, system = contents_of(messages)
+def gemini_body(call: Call, model: str, *, safety: str = "BLOCK_NONE") -> dict[str, Any]:
+    """The generateContent body of an OpenAI chat call."""
+    contents, system = contents_of(call.body["messages"])
     body: dict[str, Any] = {"contents": contents}
     if any(system):
         body["systemInstruction"] = {"parts": [{"text": "\n".join(s for s in system if s)}]}

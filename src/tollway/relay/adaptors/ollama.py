@@ -11,7 +11,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import data_url, image_url_of, stop_list, text_of
 from tollway.relay.adaptors.failures import json_object, json_of, unsupported
 from tollway.relay.adaptors.line_stream import LineStream
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import (
     ChunkWriter,
     assistant_message,
@@ -46,18 +45,14 @@ class OllamaAdaptor(Adaptor):
         if target.channel.key:
             # Ollama itself ignores it; reverse proxies in front of it check it (One API sends it too).
             headers["Authorization"] = f"Bearer {target.channel.key}"
-        reset = False
         if call.mode is Mode.EMBEDDINGS:
             body = embed_body(call, target.model)
         elif call.mode is Mode.COMPLETIONS:
             body = generate_body(call, target.model)
         else:
-            messages = call.body["messages"]
-            if target.channel.system_prompt:
-                messages, reset = with_system_prompt(messages, target.channel.system_prompt), True
-            body = chat_body(call, target.model, messages)
+            body = chat_body(call, target.model, call.body["messages"])
         return UpstreamRequest("POST", base + path, headers, orjson.dumps(body),
-                               stream=call.stream and call.mode is not Mode.EMBEDDINGS, system_prompt_reset=reset)
+                               stream=call.stream and call.mode is not Mode.EMBEDDINGS)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         data = json_object(body, "Ollama", "an unexpected answer")

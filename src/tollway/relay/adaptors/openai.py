@@ -52,13 +52,6 @@ def request_url(call: Call, target: Target) -> str:
     return base + path
 
 
-def with_system_prompt(messages: list[Any], prompt: str) -> list[Any]:
-    """The channel's system prompt replaces the first system message's content, or is put first."""
-    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-        return [{**messages[0], "content": prompt}, *messages[1:]]
-    return [{"role": "system", "content": prompt}, *messages]
-
-
 def multipart(call: Call, model: str) -> tuple[bytes, str]:
     """The upload re-encoded with another model name (when a channel maps the model)."""
     data = [(name, model if name == "model" else value) for name, value in call.fields]
@@ -84,7 +77,7 @@ class OpenAIAdaptor(Adaptor):
         else:
             headers["Authorization"] = f"Bearer {channel.key}"
         headers.update(kind.headers)
-        content, reset = call.raw, False
+        content = call.raw
         if call.files:
             if target.model != call.model:
                 content, headers["Content-Type"] = multipart(call, target.model)
@@ -92,9 +85,6 @@ class OpenAIAdaptor(Adaptor):
             changes: dict[str, Any] = {}
             if target.model != call.model:
                 changes["model"] = target.model
-            if call.mode is Mode.CHAT and channel.system_prompt:
-                changes["messages"] = with_system_prompt(call.body["messages"], channel.system_prompt)
-                reset = True
             if call.stream:
                 headers["Accept"] = "text/event-stream"
                 if (kind.stream_usage or self.enforce_include_usage) and not call.asked_usage:
@@ -103,8 +93,7 @@ class OpenAIAdaptor(Adaptor):
                     changes["stream_options"] = {**options, "include_usage": True}
             if changes:
                 content = orjson.dumps({**call.body, **changes})
-        return UpstreamRequest("POST", request_url(call, target), headers, content, stream=call.stream,
-                               system_prompt_reset=reset)
+        return UpstreamRequest("POST", request_url(call, target), headers, content, stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         if call.mode is Mode.SPEECH:

@@ -16,7 +16,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import text_of
 from tollway.relay.adaptors.failures import json_object, not_served
 from tollway.relay.adaptors.gemini_errors import google_error, rpc_error
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import assistant_message, choice, completion
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
@@ -25,11 +24,9 @@ from tollway.relay.usage import Usage
 PATH = "/v1beta2/models/chat-bison-001:generateMessage"
 
 
-def palm_body(call: Call, system_prompt: str = "") -> dict[str, Any]:
+def palm_body(call: Call) -> dict[str, Any]:
     """The generateMessage body: user turns are author "0", every other turn author "1", system text the context."""
     messages = call.body["messages"]
-    if system_prompt:
-        messages = with_system_prompt(messages, system_prompt)
     context: list[str] = []
     turns = []
     for message in messages:
@@ -82,9 +79,7 @@ class PaLMAdaptor(Adaptor):
         channel = target.channel
         base = (channel.base_url or target.type.base_url).rstrip("/")
         headers = {"Content-Type": "application/json", "x-goog-api-key": channel.key}
-        body = palm_body(call, channel.system_prompt)
-        return UpstreamRequest("POST", base + PATH, headers, orjson.dumps(body),
-                               system_prompt_reset=bool(channel.system_prompt))
+        return UpstreamRequest("POST", base + PATH, headers, orjson.dumps(palm_body(call)))
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         return palm_answer(call, body, target.model)

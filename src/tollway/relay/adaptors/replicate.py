@@ -21,7 +21,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import stop_list, text_of
 from tollway.relay.adaptors.failures import bad_answer, body_text, json_of, obj, table_error, unsupported
 from tollway.relay.adaptors.line_stream import LineStream
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import ChunkWriter, text_answer
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage
@@ -114,12 +113,8 @@ class ReplicateAdaptor(Adaptor):
     """Translator for Replicate's predictions API (chat and image generation)."""
 
     def request(self, call: Call, target: Target) -> UpstreamRequest:
-        reset = False
         if call.mode is Mode.CHAT:
-            messages = call.body["messages"]
-            if target.channel.system_prompt:
-                messages, reset = with_system_prompt(messages, target.channel.system_prompt), True
-            data = chat_input(call, messages)
+            data = chat_input(call, call.body["messages"])
         elif call.mode is Mode.IMAGES:
             if call.body.get("response_format") == "b64_json" and call.body.get("n", 1) != 1:
                 raise InvalidRequest("Replicate channels return b64_json for one image per request; "
@@ -135,7 +130,7 @@ class ReplicateAdaptor(Adaptor):
         url = create_url(target)
         if ":" in target.model:
             body["version"] = target.model.rpartition(":")[2]
-        return UpstreamRequest("POST", url, _auth(target), orjson.dumps(body), system_prompt_reset=reset)
+        return UpstreamRequest("POST", url, _auth(target), orjson.dumps(body))
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         if call.mode is Mode.IMAGES and not media_type.startswith("application/json"):

@@ -13,7 +13,6 @@ from tollway.relay.adaptors.base import Adaptor, Answer, Target, UpstreamRequest
 from tollway.relay.adaptors.content import image_url_of, inputs_of, text_of
 from tollway.relay.adaptors.failures import json_object, json_of, not_served, upstream_error
 from tollway.relay.adaptors.line_stream import LineStream, data_object
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import (
     ChunkWriter,
     answer_text,
@@ -131,14 +130,10 @@ def _tool(function: dict[str, Any]) -> dict[str, Any]:
         "Parameters": parameters if isinstance(parameters, str) else orjson.dumps(parameters).decode()}}
 
 
-def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
-    """The ChatCompletions body (PascalCase) and whether the channel's system prompt was applied."""
+def chat_body(call: Call, target: Target) -> dict[str, Any]:
+    """The ChatCompletions body (PascalCase)."""
     body = call.body
-    messages = body["messages"]
-    reset = bool(target.channel.system_prompt)
-    if reset:
-        messages = with_system_prompt(messages, target.channel.system_prompt)
-    out: dict[str, Any] = {"Model": target.model, "Messages": messages_of(messages), "Stream": call.stream}
+    out: dict[str, Any] = {"Model": target.model, "Messages": messages_of(body["messages"]), "Stream": call.stream}
     if isinstance(body.get("temperature"), int | float):
         out["Temperature"] = min(max(float(body["temperature"]), 0.0), 2.0)
     if isinstance(body.get("top_p"), int | float):
@@ -155,7 +150,7 @@ def chat_body(call: Call, target: Target) -> tuple[dict[str, Any], bool]:
             chosen = next((t for t in tools if t["Function"]["Name"] == name), None)
             if chosen is not None:
                 out["ToolChoice"], out["CustomTool"] = "custom", chosen
-    return out, reset
+    return out
 
 
 def _usage(data: dict[str, Any]) -> Usage | None:
@@ -229,10 +224,10 @@ class TencentAdaptor(Adaptor):
         secret_id, secret_key = _keys(target.channel.key)
         url = (target.channel.base_url or target.type.base_url).rstrip("/") + "/"
         if call.mode is Mode.EMBEDDINGS:
-            action, body, reset = "GetEmbedding", {"InputList": inputs_of(call)}, False
+            action, body = "GetEmbedding", {"InputList": inputs_of(call)}
         elif call.mode is Mode.CHAT:
             action = "ChatCompletions"
-            body, reset = chat_body(call, target)
+            body = chat_body(call, target)
         else:
             raise not_served(target.type.label, call.path)
         payload = orjson.dumps(body)
@@ -248,8 +243,7 @@ class TencentAdaptor(Adaptor):
             headers["X-TC-Region"] = region
         if call.stream:
             headers["Accept"] = "text/event-stream"
-        return UpstreamRequest("POST", url, headers, payload, stream=call.stream and call.mode is Mode.CHAT,
-                               system_prompt_reset=reset)
+        return UpstreamRequest("POST", url, headers, payload, stream=call.stream and call.mode is Mode.CHAT)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         data = json_object(body)

@@ -133,24 +133,23 @@ class VertexAdaptor(Adaptor):
     def request(self, call: Call, target: Target) -> UpstreamRequest:
         if call.mode is not Mode.CHAT:
             raise not_served(target.type.label, call.path)
-        channel, model = target.channel, target.model
+        _channel, model = target.channel, target.model
         prefix = self.publishers(target)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {target.credential}"}
         if call.stream:
             headers["Accept"] = "text/event-stream"
         if is_claude(model):
-            body = messages_body(call, model, channel.system_prompt)
+            body = messages_body(call, model)
             for name in ("model", "stream"):
                 body.pop(name, None)
             body = {"anthropic_version": ANTHROPIC_VERSION, **body, "stream": call.stream}
             action = "streamRawPredict" if call.stream else "rawPredict"
             url = f"{prefix}/anthropic/models/{quote(model, safe='@')}:{action}"
         else:
-            body = gemini_body(call, model, safety=self.safety, system_prompt=channel.system_prompt)
+            body = gemini_body(call, model, safety=self.safety)
             action = "streamGenerateContent?alt=sse" if call.stream else "generateContent"
             url = f"{prefix}/google/models/{quote(model, safe='')}:{action}"
-        return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=call.stream,
-                               system_prompt_reset=bool(channel.system_prompt))
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body), stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         if is_claude(target.model):

@@ -15,7 +15,6 @@ from tollway.errors import UpstreamError
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamState, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.content import text_of
 from tollway.relay.adaptors.failures import bad_answer, json_of, obj, provider_error, unsupported, upstream_error
-from tollway.relay.adaptors.openai import with_system_prompt
 from tollway.relay.adaptors.openai_out import ChunkWriter
 from tollway.relay.calls import Call, Mode
 from tollway.relay.usage import Usage, from_openai
@@ -98,12 +97,10 @@ def _role(role: str) -> str:
     return role if role in ("system", "user", "assistant") else "user"
 
 
-def request_frame(call: Call, app_id: str, domain: str, system_prompt: str) -> dict[str, Any]:
+def request_frame(call: Call, app_id: str, domain: str) -> dict[str, Any]:
     """The one frame Spark expects after the upgrade."""
     body = call.body
     messages = body["messages"]
-    if system_prompt:
-        messages = with_system_prompt(messages, system_prompt)
     chat: dict[str, Any] = {"domain": domain}
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not isinstance(temperature, bool):
@@ -197,10 +194,9 @@ class XunfeiAdaptor(Adaptor):
         app_id, api_secret, api_key = (part.strip() for part in parts)
         path, domain = endpoint(version_of(target.model, target.channel.config))
         url = sign_url(socket_base(target.channel.base_url) + path, api_key, api_secret, formatdate(usegmt=True))
-        frame = request_frame(call, app_id, domain, target.channel.system_prompt)
+        frame = request_frame(call, app_id, domain)
         return UpstreamRequest("GET", url, {}, stream=True, transport="websocket",
-                               frames=[orjson.dumps(frame).decode()],
-                               system_prompt_reset=bool(target.channel.system_prompt))
+                               frames=[orjson.dumps(frame).decode()])
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         raise bad_answer("Xunfei Spark answers only over its WebSocket")

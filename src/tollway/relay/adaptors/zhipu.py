@@ -15,7 +15,7 @@ from tollway.relay import sse
 from tollway.relay.adaptors.base import Adaptor, Answer, StreamTranslator, Target, UpstreamRequest
 from tollway.relay.adaptors.content import inputs_of
 from tollway.relay.adaptors.failures import json_object, json_of, not_served, upstream_error
-from tollway.relay.adaptors.openai import OpenAIStream, with_system_prompt
+from tollway.relay.adaptors.openai import OpenAIStream
 from tollway.relay.adaptors.openai_out import answer_text, embeddings, error_frame
 from tollway.relay.adaptors.zhipu_v3 import V3Stream, v3_answer, v3_body
 from tollway.relay.calls import Call, Mode
@@ -164,22 +164,18 @@ class ZhipuAdaptor(Adaptor):
         if call.mode is not Mode.CHAT:
             raise not_served(target.type.label, call.path)
         messages = call.body["messages"]
-        reset = bool(target.channel.system_prompt)
-        if reset:
-            messages = with_system_prompt(messages, target.channel.system_prompt)
         if call.stream:
             headers["Accept"] = "text/event-stream"
         if not is_v4(target.model):
             method = "sse-invoke" if call.stream else "invoke"
             return UpstreamRequest("POST", f"{base}/api/paas/v3/model-api/{target.model}/{method}", headers,
-                                   orjson.dumps(v3_body(call, messages)), stream=call.stream,
-                                   system_prompt_reset=reset)
+                                   orjson.dumps(v3_body(call, messages)), stream=call.stream)
         body = _clamped(call.body)
         body["model"] = target.model
         body["messages"] = messages
         body.pop("stream_options", None)  # not Zhipu's; its streams carry usage on the last chunk anyway
         return UpstreamRequest("POST", f"{base}/api/paas/v4/chat/completions", headers, orjson.dumps(body),
-                               stream=call.stream, system_prompt_reset=reset)
+                               stream=call.stream)
 
     def answer(self, call: Call, target: Target, status: int, media_type: str, body: bytes) -> Answer:
         data = json_object(body)
