@@ -32,7 +32,7 @@ _INHERITED_SETTINGS = (
     "SQL_DSN", "LOG_SQL_DSN", "REDIS_CONN_STRING", "SQLITE_PATH", "SQLITE_BUSY_TIMEOUT", "TOLLWAY_DATA_DIR",
     "SYNC_FREQUENCY", "BATCH_UPDATE_INTERVAL", "BATCH_UPDATE_ENABLED", "MEMORY_CACHE_ENABLED", "RELAY_TIMEOUT",
     "RELAY_PROXY", "UPSTREAM_CLIENT", "ENFORCE_INCLUDE_USAGE", "NODE_TYPE", "DEBUG", "DEBUG_SQL", "LOG_LEVEL",
-    "SESSION_SECRET",
+    "SESSION_SECRET", "WORKERS", "LEASE_TTL", "PROMETHEUS_MULTIPROC_DIR", "SQL_MAX_OPEN_CONNS", "SQL_MAX_IDLE_CONNS",
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
 )
 
@@ -61,9 +61,10 @@ def tollway_command() -> list[str]:
     return [sys.executable, "-m", "tollway.cli.main", "serve"]
 
 
-def start(data_dir: Path, log_dir: Path, upstream_url: str, *, name: str = "tollway",
+def start(data_dir: Path, log_dir: Path, upstream_url: str, *, workers: int = 1, name: str = "tollway",
           extra_env: dict[str, str] | None = None) -> Gateway:
-    """Start Tollway with default settings on a new SQLite database and configure a channel, a user and a token."""
+    """Start Tollway with default settings and `workers` worker processes on a new SQLite database, and configure a
+    channel, a user and a token."""
     data_dir.mkdir(parents=True, exist_ok=True)
     access_token = secrets.token_hex(16)
     port = free_port()
@@ -79,7 +80,7 @@ def start(data_dir: Path, log_dir: Path, upstream_url: str, *, name: str = "toll
         **(extra_env or {}),
     }
     # The data directory as working directory, so that no stray `.env` file is read.
-    server = launch(name, [*tollway_command(), "--port", str(port)], log_dir, env=env,
+    server = launch(name, [*tollway_command(), "--port", str(port), "--workers", str(workers)], log_dir, env=env,
                     unset=_INHERITED_SETTINGS, cwd=data_dir)
     server.wait_ready("/api/status")
     admin = httpx.Client(base_url=server.url, headers={"Authorization": access_token}, timeout=30)

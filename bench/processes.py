@@ -41,22 +41,19 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / _TICKS
 
 
-def _cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # Fields 14 and 15 of stat (utime, stime) are at 11 and 12 once the "pid (comm)" prefix is cut off.
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-def _children(pid: int) -> list[int]:
-    """The live child processes of `pid`."""
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(child) for child in found]
+def _process_stats() -> dict[int, tuple[int, int]]:
+    """Every process's parent pid and CPU ticks (user + system)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # Fields 4, 14 and 15 of stat (ppid, utime, stime) are at 1, 11 and 12 once "pid (comm)" is cut off.
+        found[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return found
 
 
 @dataclass
@@ -77,11 +74,16 @@ class Server:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time of the process and its children (all threads) so far, from /proc.
-
-        Servers that run their work in child processes (granian's workers) are measured whole.
-        """
-        return _cpu(self.pid) + sum(_cpu(child) for child in _children(self.pid))
+        """User plus system CPU time so far of the process (all its threads) and the processes it started (a
+        supervisor's workers), from /proc."""
+        stats = _process_stats()
+        family, total = {self.pid}, 0.0
+        for pid in sorted(stats):  # parents have smaller pids than their children, short of pid wrap-around
+            parent, ticks = stats[pid]
+            if pid in family or parent in family:
+                family.add(pid)
+                total += ticks / _TICKS
+        return total
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -10,9 +10,11 @@ from typing import Any
 from bench.load import LoadResult
 
 MACHINE = "machine"  # the meter of the whole machine's busy CPU time
-TARGETS = ("direct", "floor", "floor-granian", "floor-starlette", "tollway", "tollway-aiohttp")
-TOLLWAYS = ("tollway", "tollway-aiohttp")
-DEFAULT_TARGETS = ("direct", "floor", "tollway")
+TARGETS = ("direct", "floor", "floor-granian", "floor-starlette", "tollway", "tollway-aiohttp", "tollway-w2")
+DEFAULT_TARGETS = ("direct", "floor", "tollway", "tollway-w2")
+# Tollway targets: their worker processes and settings.
+TOLLWAYS: dict[str, tuple[int, dict[str, str]]] = {
+    "tollway": (1, {}), "tollway-aiohttp": (1, {"UPSTREAM_CLIENT": "aiohttp"}), "tollway-w2": (2, {})}
 MODES = ("nonstream", "stream")
 # The goals: Tollway's throughput as a fraction of the floor's, measured in one run, and its p99 at most
 # P99_GOAL times the floor's.
@@ -24,8 +26,9 @@ _DESCRIBE = {
     "floor": "the floor: raw ASGI on uvicorn (httptools, uvloop) + one aiohttp session, key check, one orjson parse",
     "floor-granian": "the floor's proxy served by granian instead of uvicorn (a server candidate)",
     "floor-starlette": "a pass-through proxy on Starlette + httpx2 (the previous floor, for comparison)",
-    "tollway": "`tollway serve`, real token, billing + logs + journal, SQLite; its own HTTP/1.1 client",
+    "tollway": "`tollway serve --workers 1`: real token, billing, logs, journal, quota leases, SQLite; its own client",
     "tollway-aiohttp": "the same with UPSTREAM_CLIENT=aiohttp (an upstream client candidate)",
+    "tollway-w2": "`tollway serve --workers 2`: the same with two worker processes on one port (CPU: all of them)",
 }
 
 
@@ -95,10 +98,10 @@ def runs(measurements: Sequence[Measurement], mode: str, target: str) -> list[Me
     return [m for m in measurements if m.mode == mode and m.target == target]
 
 
-def ratio(measurements: Sequence[Measurement], mode: str, versus: str, subject: str = "tollway") -> Ratio:
-    """`subject`'s req/s over `versus`'s, round by round (targets of one round ran back to back)."""
+def ratio(measurements: Sequence[Measurement], mode: str, versus: str, target: str = "tollway") -> Ratio:
+    """A Tollway target's req/s over `versus`'s, round by round (targets of one round ran back to back)."""
     values: list[float] = []
-    for tollway in runs(measurements, mode, subject):
+    for tollway in runs(measurements, mode, target):
         other = [m for m in runs(measurements, mode, versus) if m.round == tollway.round]
         if other and other[0].result.rps:
             values.append(tollway.result.rps / other[0].result.rps)
@@ -140,14 +143,14 @@ def table(measurements: Sequence[Measurement], mode: str) -> str:
     lines = [title, _row(header, widths), _row(["-" * w for w in widths], widths)]
     lines += [_row(row, widths) for row in rows[1:]]
     pairs = [("tollway", versus) for versus in ("floor", "floor-granian", "floor-starlette", "direct")]
-    pairs.append(("tollway-aiohttp", "floor"))
-    for subject, versus in pairs:
-        found_ratio = ratio(measurements, mode, versus, subject)
+    pairs += [("tollway-aiohttp", "floor"), ("tollway-w2", "floor"), ("tollway-w2", "tollway")]
+    for target, versus in pairs:
+        found_ratio = ratio(measurements, mode, versus, target)
         if not found_ratio.per_round:
             continue
         spread = " ".join(f"{value:.2f}" for value in found_ratio.per_round)
-        line = f"  {subject}/{versus:<15} throughput {found_ratio.median:.2f}×  (per round: {spread})"
-        if (subject, versus) == ("tollway", "floor"):
+        line = f"  {target}/{versus:<15} throughput {found_ratio.median:.2f}×  (per round: {spread})"
+        if versus == "floor" and target == "tollway":
             goal = GOALS[mode]
             line += f"  goal ≥ {goal:.1f}×: {'met' if found_ratio.median >= goal else 'NOT met'}"
         lines.append(line)
@@ -155,9 +158,10 @@ def table(measurements: Sequence[Measurement], mode: str) -> str:
     if tail:
         verdict = "met" if tail <= P99_GOAL else "NOT met"
         lines.append(f"  tollway/floor p99 {tail:.2f}×  goal ≤ {P99_GOAL:.0f}×: {verdict}")
-    cpu = cpu_ratio(measurements, mode)
-    if cpu:
-        lines.append(f"  CPU per call, floor/tollway {cpu:.2f}×")
+    for target in TOLLWAYS:
+        cpu = cpu_ratio(measurements, mode, target)
+        if cpu:
+            lines.append(f"  CPU per call, floor/{target} {cpu:.2f}×")
     return "\n".join(lines)
 
 
@@ -170,9 +174,9 @@ def p99_ratio(measurements: Sequence[Measurement], mode: str) -> float:
     return _median([m.result.percentile(0.99) for m in tollway]) / base if base else 0.0
 
 
-def cpu_ratio(measurements: Sequence[Measurement], mode: str) -> float:
-    """The floor's median CPU per call over Tollway's (0 when either is missing)."""
-    tollway, floor = runs(measurements, mode, "tollway"), runs(measurements, mode, "floor")
+def cpu_ratio(measurements: Sequence[Measurement], mode: str, target: str = "tollway") -> float:
+    """The floor's median CPU per call over a Tollway target's (0 when either is missing)."""
+    tollway, floor = runs(measurements, mode, target), runs(measurements, mode, "floor")
     if not tollway or not floor:
         return 0.0
     mine = _median([m.proxy_us for m in tollway])

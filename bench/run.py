@@ -90,7 +90,8 @@ def probe(url: str, key: str, stream: bool) -> None:
 
 
 def start_servers(args: argparse.Namespace, workdir: Path, started: list[Server]) -> dict[str, gateway.Gateway]:
-    """Start the upstream and the chosen targets' servers, appending each to `started` as soon as it exists."""
+    """Start the upstream and the chosen targets' servers, appending each to `started` as soon as it exists; answers
+    the Tollway targets started."""
     upstream = launch("upstream", python_module(
         "bench.upstream", "--port", str(free_port()), "--chunks", str(args.chunks), "--delay", str(args.delay),
         "--chunk-delay", str(args.chunk_delay)), workdir)
@@ -108,12 +109,13 @@ def start_servers(args: argparse.Namespace, workdir: Path, started: list[Server]
             floor = launch(name, argv, workdir, env={"FLOOR_UPSTREAM": upstream.url})
             started.append(floor)
             floor.wait_ready()
-    gateways = {}
-    for name, env in (("tollway", {}), ("tollway-aiohttp", {"UPSTREAM_CLIENT": "aiohttp"})):
+    tollways = {}
+    for name, (workers, env) in report.TOLLWAYS.items():
         if name in args.target_list:
-            gateways[name] = gateway.start(workdir / f"{name}-data", workdir, upstream.url, name=name, extra_env=env)
-            started.append(gateways[name].server)
-    return gateways
+            tollways[name] = gateway.start(workdir / f"{name}-data", workdir, upstream.url, workers=workers, name=name,
+                                           extra_env=env)
+            started.append(tollways[name].server)
+    return tollways
 
 
 @dataclass
@@ -182,15 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="tollway-bench-"))
     started: list[Server] = []
-    gateways: dict[str, gateway.Gateway] = {}
+    tollways: dict[str, gateway.Gateway] = {}
     try:
         print(f"machine: {machine()}")
         print(litellm_note())
-        gateways = start_servers(args, workdir, started)
+        tollways = start_servers(args, workdir, started)
         print("servers: " + ", ".join(f"{s.name} pid {s.pid} port {s.port}" for s in started))
         by_name = {"direct" if s.name == "upstream" else s.name: s for s in started}
         keys = {"direct": "", "floor": FLOOR_KEY, "floor-granian": FLOOR_KEY, "floor-starlette": "sk-x",
-                **{name: found.relay_key for name, found in gateways.items()}}
+                **{name: found.relay_key for name, found in tollways.items()}}
         targets = [Target(name, by_name[name], keys.get(name, "")) for name in args.target_list]
         for target in targets:
             for mode in args.modes:
@@ -208,10 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nwarning: other processes kept up to {noise:.2f} cores busy during a run; "
                   "the figures are noisier than on an idle machine")
         failed = any(m.result.errors for m in measurements)
-        for name, found in gateways.items():
+        for name, tollway in tollways.items():
             answered = sum(m.result.answered for m in measurements if m.target == name)
-            failed = not check_billing(name, found, len(args.modes) + answered) or failed
-            print(f"{name} batch writes: {gateway.flushes(found).describe()}")
+            failed = not check_billing(name, tollway, len(args.modes) + answered) or failed
+            print(f"{name} batch writes: {gateway.flushes(tollway).describe()}")
         if args.json:
             args.json.write_bytes(orjson.dumps({"machine": machine(), "args": vars(args) | {"json": str(args.json)},
                                                 "runs": [m.as_json() for m in measurements]},
@@ -221,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench setup failed: {exc}", file=sys.stderr)
         return 2
     finally:
-        for found in gateways.values():
-            found.close()
+        for tollway in tollways.values():
+            tollway.close()
         for server in reversed(started):
             server.stop()
         if args.keep:

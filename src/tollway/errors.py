@@ -116,6 +116,14 @@ class NoChannel(TollwayError):
     default_code = "model_not_available"
 
 
+class QuotaUnavailable(TollwayError):
+    """Quota leases cannot be taken or renewed because the database is out of reach (billing/ledger.py)."""
+
+    status_code = 503
+    error_type = "tollway_error"
+    default_code = "quota_store_unavailable"
+
+
 class UpstreamError(TollwayError):
     """The provider answered with an error or could not be reached."""
 

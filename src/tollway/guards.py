@@ -25,7 +25,7 @@ class Guards:
 
 def open_guards(services: Services) -> Guards:
     """Build and start them; the relay and the keeper report to them (see the README's wiring notes)."""
-    metrics = Metrics()
+    metrics = Metrics(shared_dir=services.settings.metrics_dir)
     health = Health(services.keeper, lambda title, content: notices.notify(services, title, content), watcher=metrics)
     limits = Limiter(services.cache, services.accounts.redis)
     keeper = services.keeper

@@ -30,7 +30,7 @@ from tollway.settings import Settings
 from tollway.storage.cache import Cache
 from tollway.storage.database import create_engine, log_url, main_url
 from tollway.storage.keeper import Keeper
-from tollway.storage.migrate import check_key, migrate, upgrade
+from tollway.storage.migrate import check_key, migrate, upgrade, wait_for_schema
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,9 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
         if log_engine is not engine:
             await migrate(log_engine, role="logs")
     else:
+        await wait_for_schema(engine)
+        if log_engine is not engine:
+            await wait_for_schema(log_engine, role="logs")
         await check_key(engine, keybox)
     cache = Cache(keybox)
     keeper = Keeper(
@@ -80,6 +83,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
         flush_interval=settings.batch_update_interval_s,
         sync_interval=settings.sync_frequency_s,
         spill_dir=settings.data_dir,
+        lease_ttl=settings.lease_ttl_s,
     )
     await keeper.start()
     # Encodings load in the background so the first request that counts tokens does not wait for them.
@@ -102,6 +106,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     services.guards = relay.guards = open_guards(services)
     keeper.on_flushed = services.guards.metrics.flushed
     services.operations = Operations(services)
+    relay.catch_up = services.operations.follower.catch_up
     await services.operations.start()
     return services
 

@@ -86,10 +86,15 @@ class Settings:
     sqlite_busy_timeout_ms: int = 3000
     sql_dsn: str = ""
     log_sql_dsn: str = ""
-    sql_max_open_conns: int = 1000
-    sql_max_idle_conns: int = 100
+    # Database connections of the whole node (its workers share them); see storage/database.py pool_limits.
+    sql_max_open_conns: int = 10
+    sql_max_idle_conns: int = 4
     sql_max_lifetime_s: int = 60
     node_type: str = "master"
+    # Worker processes of `tollway serve` (0: pick from the machine, cli/workers.py) and how long a quota lease of a
+    # process that stops renewing it (killed) keeps its quota from other processes (storage/leases.py).
+    workers: int = 1
+    lease_ttl_s: int = 60
     session_secret: str = ""
     encryption_key: str = ""
     sync_frequency_s: int = 600
@@ -121,8 +126,11 @@ class Settings:
     global_web_rate_limit: int = 240
     critical_rate_limit: int = 20
     channel_test_frequency_min: int = 0
+    channel_update_frequency_min: int = 0
     # Bearer secret of GET /metrics (Tollway); the option MetricsToken is used when this is empty.
     metrics_token: str = ""
+    # Set by `tollway serve` for its workers: where they keep their metrics for each other (metrics/meters.py).
+    metrics_dir: str = ""
     polling_interval_s: float = 0.0
     test_prompt: str = "Output only your specific model name with no additional text."
     log_retention_days: int = 0
@@ -171,10 +179,12 @@ class Settings:
             sqlite_busy_timeout_ms=env.integer("SQLITE_BUSY_TIMEOUT", 3000),
             sql_dsn=env.text("SQL_DSN"),
             log_sql_dsn=env.text("LOG_SQL_DSN"),
-            sql_max_open_conns=env.integer("SQL_MAX_OPEN_CONNS", 1000),
-            sql_max_idle_conns=env.integer("SQL_MAX_IDLE_CONNS", 100),
+            sql_max_open_conns=max(1, env.integer("SQL_MAX_OPEN_CONNS", 10)),
+            sql_max_idle_conns=max(1, env.integer("SQL_MAX_IDLE_CONNS", 4)),
             sql_max_lifetime_s=env.integer("SQL_MAX_LIFETIME", 60),
             node_type=env.text("NODE_TYPE", "master"),
+            workers=max(0, env.integer("WORKERS", 0)),
+            lease_ttl_s=max(2, env.integer("LEASE_TTL", 60)),
             session_secret=env.text("SESSION_SECRET"),
             encryption_key=env.text("ENCRYPTION_KEY"),
             sync_frequency_s=max(1, env.integer("SYNC_FREQUENCY", 600)),
@@ -204,7 +214,9 @@ class Settings:
             global_web_rate_limit=max(0, env.integer("GLOBAL_WEB_RATE_LIMIT", 240)),
             critical_rate_limit=max(0, env.integer("CRITICAL_RATE_LIMIT", 20)),
             channel_test_frequency_min=max(0, env.integer("CHANNEL_TEST_FREQUENCY", 0)),
+            channel_update_frequency_min=max(0, env.integer("CHANNEL_UPDATE_FREQUENCY", 0)),
             metrics_token=env.text("METRICS_TOKEN").strip(),
+            metrics_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
             polling_interval_s=max(0.0, env.number("POLLING_INTERVAL", 0.0)),
             test_prompt=env.text("TEST_PROMPT", "Output only your specific model name with no additional text."),
             log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", 0)),

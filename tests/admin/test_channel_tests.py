@@ -236,7 +236,8 @@ def test_test_prompt_and_periodic_runs(tmp_path: Path, mock: OpenAIMock, mock_ur
                                    LOG_RETENTION_DAYS="90"))
     try:
         assert set(gateway.services.operations.jobs) == {"tollway-channel-tests", "tollway-log-retention",
-                                                         "tollway-option-sync", "tollway-log-detail-retention"}
+                                                         "tollway-changes", "tollway-lease-reclaim",
+                                                         "tollway-changes-prune", "tollway-log-detail-retention"}
         status = data(gateway.admin.get("/api/channel/test/status"))  # zeros before any run
         assert status["running"] is False and status["total"] == 0 and status["started_at"] == 0
         channel = add(gateway, mock_url, "gpt-4o-mini")
@@ -264,7 +265,8 @@ def test_test_prompt_and_periodic_runs(tmp_path: Path, mock: OpenAIMock, mock_ur
     plain = Gateway(settings_for(tmp_path / "plain"))
     try:
         # Kept request/response bodies always expire (LOG_DETAIL_STORAGE_HOURS, 72 by default).
-        assert plain.services.operations.jobs == ["tollway-option-sync", "tollway-log-detail-retention"]
+        assert set(plain.services.operations.jobs) == {"tollway-changes", "tollway-lease-reclaim",
+                                                       "tollway-changes-prune", "tollway-log-detail-retention"}
     finally:
         plain.close()
 

@@ -104,3 +104,58 @@ def test_bad_environment_is_reported(tmp_path: Path, value: str) -> None:
     result = subprocess.run([*TOLLWAY, "serve"], env={**os.environ, "PORT": value}, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "PORT" in result.stderr
+
+
+def test_workers_share_one_port_and_bill_every_call_once(tmp_path: Path, mock: OpenAIMock, mock_url: str) -> None:
+    """`--workers 2` on SQLite: calls spread over both workers are each billed and logged once, /metrics counts them all
+    whichever worker answers it, and SIGTERM gives every quota lease back."""
+    port = free_port()
+    token = "W" * 48
+    process = start(tmp_path, port, INITIAL_ROOT_PASSWORD="a-long-password", INITIAL_ROOT_ACCESS_TOKEN="b" * 32,
+                    INITIAL_ROOT_TOKEN=token, ENCRYPTION_KEY="k", WORKERS="2", METRICS_TOKEN="m")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        created = httpx.post(f"{base}/api/channel/", headers={"Authorization": "b" * 32}, json={
+            "type": 1, "name": "mock", "key": "sk-mock", "base_url": mock_url, "models": "gpt-4o-mini"}).json()
+        assert created["success"], created
+        for _ in range(20):
+            # A new connection each time, so that the kernel hands calls to either worker.
+            answer = httpx.post(f"{base}/v1/chat/completions", headers={"Authorization": f"Bearer sk-{token}"},
+                                json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+            assert answer.status_code == 200, answer.text
+        # Whichever worker a scrape reaches counts every worker's calls.
+        scraped = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer m"}).text
+        calls = [line for line in scraped.splitlines() if line.startswith("tollway_calls_total{")]
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in calls) == 20, scraped
+    finally:
+        err = stop(process)
+    db = sqlite3.connect(tmp_path / "data" / "tollway.db")
+    logs, quota = db.execute("SELECT COUNT(*), SUM(quota) FROM logs WHERE type = 2").fetchone()
+    used, count, leased = db.execute("SELECT used_quota, request_count, leased FROM users WHERE username = 'root'"
+                                     ).fetchone()
+    leases = db.execute("SELECT COUNT(*) FROM tollway_leases").fetchone()[0]
+    db.close()
+    assert logs == count == 20 and quota == used > 0
+    assert leased == 0 and leases == 0
+    assert err.count("Application startup complete") == 2
+
+
+def test_default_workers_follow_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One worker per usable CPU, at most 8, and no more than the memory allows (384 MB each)."""
+    from tollway.cli import processes
+
+    monkeypatch.setattr(processes, "_usable_cpus", lambda: 16)
+    monkeypatch.setattr(processes, "_memory_bytes", lambda: 64 << 30)
+    assert processes.default_workers() == 8
+    monkeypatch.setattr(processes, "_usable_cpus", lambda: 2)
+    assert processes.default_workers() == 2
+    monkeypatch.setattr(processes, "_memory_bytes", lambda: 512 << 20)
+    assert processes.default_workers() == 1
+    monkeypatch.setattr(processes, "_memory_bytes", lambda: 0)  # unknown
+    assert processes.default_workers() == 2
+
+
+def test_zero_workers_is_refused(tmp_path: Path) -> None:
+    result = subprocess.run([*TOLLWAY, "serve", "--workers", "0"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "--workers" in result.stderr

@@ -105,3 +105,35 @@ def test_token_made_on_another_node_is_found(relay: Gateway, mock: OpenAIMock) -
     db.commit()
     db.close()
     chat(relay, "sk-" + "E" * 48)
+
+
+def test_concurrent_first_uses_of_a_new_key_share_one_lookup(relay: Gateway, mock: OpenAIMock) -> None:
+    """Fifty calls at once with a key made on another node: one database query finds it for all of them."""
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy import event
+
+    db = sqlite3.connect(relay.settings.sqlite_path)
+    db.execute("INSERT INTO tokens (user_id, key, status, name, created_time, accessed_time, expired_time,"
+               " remain_quota, unlimited_quota, used_quota, models, subnet)"
+               " VALUES (1, ?, 1, 'elsewhere', 0, 0, -1, 0, 1, 0, '', '')", ("F" * 48,))
+    db.commit()
+    db.close()
+    lookups: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM tokens" in statement:
+            lookups.append(statement)
+
+    auth = relay.services.auth
+    engine = relay.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async def burst() -> list[object]:
+            return list(await asyncio.gather(*(auth.caller("Bearer sk-" + "F" * 48, "127.0.0.1") for _ in range(50))))
+
+        callers = relay.server.run(burst())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(lookups) == 1 and len({id(caller.token) for caller in callers}) == 1  # type: ignore[attr-defined]

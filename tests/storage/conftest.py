@@ -264,9 +264,10 @@ class Store:
         return (self.cache.users[user["id"]], self.cache.tokens_by_id[token["id"]],
                 self.cache.channels[channel["id"]])
 
-    def charge(self, user: UserEntry, token: TokenEntry, channel: ChannelEntry, hold: int, cost: int) -> int:
-        """Reserve then settle one request the way the relay does, queueing its consume log."""
-        held = self.ledger.reserve(token, user, hold)
+    async def charge(self, user: UserEntry, token: TokenEntry, channel: ChannelEntry, hold: int, cost: int) -> int:
+        """Hold then settle one request the way the relay does, queueing its consume log."""
+        held = await self.ledger.hold(token, user, hold)
+        await self.ledger.cover(held, cost)
         return self.ledger.settle(held, cost, channel, log_row(user, token, channel))
 
     async def figures(self, user: UserEntry, token: TokenEntry, channel: ChannelEntry) -> dict[str, int]:

@@ -38,7 +38,7 @@ async def request(ledger: Ledger, user: UserEntry, token: TokenEntry, channel: C
     await asyncio.sleep(rng.random() * 0.3)
     hold_amount = rng.randint(1, 60)
     try:
-        hold = ledger.reserve(token, user, hold_amount)
+        hold = await ledger.hold(token, user, hold_amount)
     except InsufficientQuota:
         tally.refused += 1
         return

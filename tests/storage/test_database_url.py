@@ -138,3 +138,13 @@ def test_unreadable_go_dsn_does_not_echo_the_password() -> None:
     with pytest.raises(ValueError) as raised:
         database_url("root:secret@garbage")
     assert "secret" not in str(raised.value)
+
+
+def test_pools_are_shared_by_a_nodes_workers() -> None:
+    """SQL_MAX_OPEN_CONNS and SQL_MAX_IDLE_CONNS count for the node: its workers split them (2 at least each)."""
+    from tollway.storage.database import pool_limits
+
+    assert pool_limits(Settings()) == (10, 4)  # one worker gets the node's defaults
+    assert pool_limits(Settings(workers=4)) == (3, 1)
+    assert pool_limits(Settings(workers=8)) == (2, 1)
+    assert pool_limits(Settings(workers=2, sql_max_open_conns=40, sql_max_idle_conns=10)) == (20, 5)

@@ -39,10 +39,10 @@ def in_cache(keeper: Keeper, user: UserEntry, token: TokenEntry,
 async def test_flush_writes_settled_deltas_and_logs(store: Store) -> None:
     """Settled charges reach users, tokens, channels and logs on flush; holds and refunds write nothing."""
     user, token, channel = await store.seed(quota=1000, remain=500)
-    assert store.charge(user, token, channel, hold=100, cost=30) == 30
-    assert store.charge(user, token, channel, hold=50, cost=70) == 70
-    store.ledger.refund(store.ledger.reserve(token, user, 200))
-    open_hold = store.ledger.reserve(token, user, 40)
+    assert await store.charge(user, token, channel, hold=100, cost=30) == 30
+    assert await store.charge(user, token, channel, hold=50, cost=70) == 70
+    store.ledger.refund(await store.ledger.hold(token, user, 200))
+    open_hold = await store.ledger.hold(token, user, 40)
     before = await store.figures(user, token, channel)
     assert (before["quota"], before["used"], before["logs"]) == (1000, 0, 0)
     assert (user.quota.value, user.quota.available, token.remain.available) == (900, 860, 360)
@@ -69,7 +69,7 @@ async def test_flush_writes_settled_deltas_and_logs(store: Store) -> None:
 async def test_unlimited_token_is_charged_to_the_user_only(store: Store) -> None:
     """An unlimited token keeps its remain_quota but still records what it used."""
     user, token, channel = await store.seed(quota=300, remain=0, unlimited=True)
-    store.charge(user, token, channel, hold=10, cost=45)
+    await store.charge(user, token, channel, hold=10, cost=45)
     await store.keeper.flush()
     figures = await store.figures(user, token, channel)
     assert (figures["quota"], figures["remain"], figures["token_used"], figures["logged"]) == (255, 0, 45, 45)
@@ -78,7 +78,7 @@ async def test_unlimited_token_is_charged_to_the_user_only(store: Store) -> None
 async def test_reload_reads_other_nodes_changes(store: Store) -> None:
     """Another node's direct changes arrive on reload, after this node's own charges are written."""
     user, token, channel = await store.seed(quota=1000, remain=500)
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     sql = store.backend.sql
     await sql("UPDATE users SET quota = quota + 100, used_quota = used_quota + 7 WHERE id = :id", id=user.id)
     await sql("UPDATE tokens SET remain_quota = remain_quota + 50, status = 2 WHERE id = :id", id=token.id)
@@ -101,11 +101,12 @@ async def test_reload_keeps_charges_settled_while_it_reads(store: Store) -> None
     user, token, channel = await store.seed(quota=1000, remain=500)
     await store.backend.sql("UPDATE users SET quota = quota + 100 WHERE id = :id", id=user.id)
     settled: list[int] = []
+    hold = await store.ledger.hold(token, user, 80)
 
     def settle_mid_read(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # Runs between reload's flush and its read of users: a request finishing on the event loop meanwhile.
         if statement.lstrip().upper().startswith("SELECT") and "FROM users" in statement and not settled:
-            settled.append(store.charge(user, token, channel, hold=20, cost=60))
+            settled.append(store.ledger.settle(hold, 60, channel, log_row(user, token, channel)))
 
     sync_engine = store.backend.engine.sync_engine
     event.listen(sync_engine, "before_cursor_execute", settle_mid_read)
@@ -124,8 +125,8 @@ async def test_reload_keeps_charges_settled_while_it_reads(store: Store) -> None
 async def test_failed_quota_flush_keeps_everything_and_writes_once_later(store: Store) -> None:
     """A flush that fails on one table rolls back the others, keeps all queued, and a later flush writes once."""
     user, token, channel = await store.seed(quota=1000, remain=500)
-    store.charge(user, token, channel, hold=10, cost=30)
-    store.charge(user, token, channel, hold=10, cost=20)
+    await store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=20)
     await store.backend.rename_table("channels", "channels_away")
     with pytest.raises(Exception, match="channels"):
         await store.keeper.flush()
@@ -133,7 +134,7 @@ async def test_failed_quota_flush_keeps_everything_and_writes_once_later(store: 
     assert (row["quota"], row["used_quota"]) == (1000, 0)
     assert (user.quota.unwritten, token.used.unwritten, channel.used.unwritten) == (-50, 50, 50)
     assert store.keeper.pending_logs == 2
-    store.charge(user, token, channel, hold=10, cost=5)
+    await store.charge(user, token, channel, hold=10, cost=5)
 
     await store.backend.rename_table("channels_away", "channels")
     await store.keeper.flush()
@@ -146,13 +147,13 @@ async def test_failed_quota_flush_keeps_everything_and_writes_once_later(store: 
 async def test_failed_log_flush_writes_neither_quota_nor_logs_and_both_once_later(store: Store) -> None:
     """A call's charge and its log are committed together: when the log insert fails, the charge waits with it."""
     user, token, channel = await store.seed()
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     await store.backend.rename_table("logs", "logs_away")
     with pytest.raises(Exception, match="logs"):
         await store.keeper.flush()
     assert store.keeper.pending_logs == 1
     assert await store.backend.sql("SELECT used_quota FROM users WHERE id = :id", id=user.id) == [{"used_quota": 0}]
-    store.charge(user, token, channel, hold=10, cost=12)
+    await store.charge(user, token, channel, hold=10, cost=12)
     await store.backend.rename_table("logs_away", "logs")
     await store.keeper.flush()
     await store.keeper.flush()
@@ -167,7 +168,7 @@ async def test_close_writes_what_is_queued(store: Store) -> None:
     await keeper.start()
     user, token, channel = in_cache(keeper, *seeded)
     ledger = Ledger(keeper.cache, keeper)
-    ledger.settle(ledger.reserve(token, user, 10), 33, channel, log_row(user, token, channel))
+    ledger.settle(await ledger.hold(token, user, 10), 33, channel, log_row(user, token, channel))
     await keeper.close()
     figures = await store.figures(user, token, channel)
     assert (figures["used"], figures["logged"]) == (33, 33)
@@ -178,8 +179,8 @@ async def test_close_writes_what_is_queued(store: Store) -> None:
 async def test_close_leaves_the_journal_when_database_is_gone_and_start_replays_once(store: Store) -> None:
     """With the database unreachable at shutdown the charges stay in the journal; the next start writes them once."""
     user, token, channel = await store.seed(quota=1000, remain=500)
-    store.charge(user, token, channel, hold=10, cost=30)
-    store.charge(user, token, channel, hold=10, cost=20)
+    await store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=20)
     gone = store.backend.unreachable_engine()
     store.keeper.engine = store.keeper.log_engine = gone
     await store.keeper.close(grace=5)
@@ -202,7 +203,7 @@ async def test_close_leaves_the_journal_when_database_is_gone_and_start_replays_
 async def test_replay_interrupted_by_log_failure_never_charges_twice(store: Store) -> None:
     """If the journal cannot be replayed at start, retrying the start replays it once."""
     user, token, channel = await store.seed(quota=1000, remain=500)
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     store.keeper.engine = store.keeper.log_engine = store.backend.unreachable_engine()
     await store.keeper.close()
     await store.backend.rename_table("logs", "logs_away")
@@ -225,7 +226,7 @@ async def test_separate_log_database(store: Store) -> None:
     await keeper.reload()
     entries = in_cache(keeper, user, token, channel)
     ledger = Ledger(keeper.cache, keeper)
-    ledger.settle(ledger.reserve(entries[1], entries[0], 5), 8, entries[2], log_row(*entries))
+    ledger.settle(await ledger.hold(entries[1], entries[0], 5), 8, entries[2], log_row(*entries))
     await writes.write_log(keeper, user_id=user.id, username=user.username, kind=writes.LOG_TOPUP, content="top-up",
                            quota=100)
     await keeper.flush()
@@ -242,7 +243,7 @@ async def test_close_while_background_flush_commits_writes_once(store: Store) ->
     await keeper.start()
     user, token, channel = in_cache(keeper, *seeded)
     ledger = Ledger(keeper.cache, keeper)
-    ledger.settle(ledger.reserve(token, user, 10), 30, channel, log_row(user, token, channel))
+    ledger.settle(await ledger.hold(token, user, 10), 30, channel, log_row(user, token, channel))
     closing: list[asyncio.Task[None]] = []
 
     def close_during_commit(_conn: Any) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.storage import one_api
 from tests.storage.conftest import Backend
+from tollway.crypto import KeyBox, instance_secret
 from tollway.settings import Settings
 from tollway.storage import schema
-from tollway.storage.database import create_engine, sqlite_url
-from tollway.storage.migrate import MIGRATIONS, migrate
+from tollway.storage.database import create_engine, main_url, sqlite_url
+from tollway.storage.migrate import MIGRATIONS, migrate, upgrade, wait_for_schema
 
 # One API's columns (reference/one-api.md §2), which an imported database and Tollway must agree on.
 ONE_API_COLUMNS = {
@@ -40,7 +42,8 @@ ONE_API_COLUMNS = {
 TOLLWAY_COLUMNS = {"logs": {"first_byte_time", "upstream_model", "inbound_api", "code", "retry_times", "ip", "endpoint",
                             "cached_tokens"},
                    "redemptions": {"used_user_id"},
-                   "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit"}}
+                   "channels": {"status_reason", "status_time"}, "tokens": {"rpm_limit", "tpm_limit", "leased"},
+                   "users": {"leased"}}
 
 # What a separate log database holds: the logs, their roll-ups and monitoring sums, kept bodies and journal marks.
 LOG_TABLES = {"logs", "log_rollups", "tollway_markers", "tollway_version", "tollway_log_details",
@@ -147,3 +150,25 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
         await engine.dispose()
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_masters_starting_together_migrate_once(backend: Backend) -> None:
+    """Four masters started at once on an empty database: one migrates and creates root under the migration lock,
+    the others wait for it and find the schema current (no concurrent CREATE TABLE)."""
+    settings = backend.settings_with(INITIAL_ROOT_PASSWORD="a-root-password-for-tests")
+    keybox = KeyBox(instance_secret(settings.encryption_key, settings.data_dir))
+    engines = [backend.new_engine(main_url(settings)) for _ in range(4)]
+    await asyncio.gather(*(upgrade(engine, keybox, settings) for engine in engines))
+    assert await backend.sql("SELECT username FROM users") == [{"username": "root"}]
+    heads = ScriptDirectory.from_config(_alembic_config()).get_heads()
+    assert sorted(await head_version(backend.engine)) == sorted(heads)
+
+
+async def test_a_slave_waits_for_the_schema(backend: Backend) -> None:
+    """A slave started before any master waits (instead of failing on a missing table) until the schema is current."""
+    waiting = asyncio.create_task(wait_for_schema(backend.engine, poll=0.05))
+    for _ in range(10):
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+    await migrate(backend.engine)
+    await asyncio.wait_for(waiting, 60)

@@ -125,3 +125,15 @@ async def test_two_nodes_share_options_and_codes(backend: Backend) -> None:
         b.flush()
         topups = await backend.sql("SELECT user_id, quota FROM logs WHERE type = 1", engine=backend.logs_engine())
         assert topups == [{"user_id": won[0], "quota": 4321}]
+
+
+@SQLITE_AND_POSTGRES
+async def test_a_channel_test_run_is_seen_from_every_node(backend: Backend, mock: OpenAIMock, mock_url: str) -> None:
+    """A run started on node A (or on one worker of several) shows its progress and result on node B too."""
+    with nodes(backend, 2) as [a, b]:
+        a.add_channel(mock_url)
+        assert ok(b.admin.get("/api/channel/test/status"))["started_at"] == 0
+        ok(a.admin.get("/api/channel/test"))
+        a.server.run(a.services.operations.tester.wait())
+        status = ok(b.admin.get("/api/channel/test/status"))
+        assert (status["running"], status["total"], status["done"], status["passed"]) == (False, 1, 1, 1)

@@ -22,7 +22,7 @@ async def test_update_user_quota_discards_unwritten_quota_but_keeps_counters(sto
     (The charges settled before the change are written first, so the journal and the database stay in step.)
     """
     user, token, channel = await store.seed(quota=1000)
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_user(store.keeper, user.id, {"quota": 5000, "group": "vip"})
     assert (user.quota.value, user.quota.unwritten, user.used_quota.value, user.group) == (5000, 0, 30, "vip")
     await store.keeper.flush()
@@ -33,7 +33,7 @@ async def test_update_user_quota_discards_unwritten_quota_but_keeps_counters(sto
 async def test_update_user_without_quota_keeps_unwritten_quota(store: Store) -> None:
     """Changing other fields leaves settled charges to be written."""
     user, token, channel = await store.seed(quota=1000)
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_user(store.keeper, user.id, {"display_name": "Alice", "status": 2})
     assert (user.quota.value, user.status) == (970, 2)
     await store.keeper.flush()
@@ -43,8 +43,8 @@ async def test_update_user_without_quota_keeps_unwritten_quota(store: Store) -> 
 async def test_add_user_quota_keeps_charges_in_flight(store: Store) -> None:
     """A top-up is a delta: the database gains it at once, and unwritten charges and holds survive it."""
     user, token, channel = await store.seed(quota=1000)
-    store.charge(user, token, channel, hold=10, cost=30)
-    hold = store.ledger.reserve(token, user, 100)
+    await store.charge(user, token, channel, hold=10, cost=30)
+    hold = await store.ledger.hold(token, user, 100)
     await writes.add_user_quota(store.keeper, user.id, 500)
     assert (await store.figures(user, token, channel))["quota"] == 1500
     assert (user.quota.value, user.quota.available, user.used_quota.unwritten) == (1470, 1370, 30)
@@ -58,7 +58,7 @@ async def test_add_user_quota_keeps_charges_in_flight(store: Store) -> None:
 async def test_update_token_remain_quota_and_delete(store: Store) -> None:
     """Setting remain_quota replaces the token's balance; deleting drops it from the cache."""
     user, token, channel = await store.seed(remain=500)
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_token(store.keeper, token.id, {"remain_quota": 200, "name": "renamed"})
     assert (token.remain.value, token.used.value, token.name) == (200, 30, "renamed")
     await store.keeper.flush()
@@ -120,7 +120,7 @@ async def test_insert_channels_in_one_batch(store: Store) -> None:
 async def test_channel_used_quota_survives_channel_edits(store: Store) -> None:
     """Editing a channel while it has unwritten usage keeps that usage for the next flush."""
     user, token, channel = await store.seed()
-    store.charge(user, token, channel, hold=10, cost=30)
+    await store.charge(user, token, channel, hold=10, cost=30)
     await writes.update_channel(store.keeper, channel.id, {"name": "renamed", "priority": 2})
     assert (channel.used.value, channel.name) == (30, "renamed")
     await store.keeper.flush()

@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from base64 import b64decode, b64encode
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +32,7 @@ from tollway.accounts import csrf
 from tollway.bodies import read_body
 from tollway.console.i18n import language_of, translate_message
 from tollway.errors import TollwayError
-from tollway.storage import schema
+from tollway.storage import changes, schema
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class SessionRegistry:
         self.live: dict[str, Live] = {}
         self._gone: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        # Set by the change follower (operations/changes.py): tell other processes at once through Redis.
+        self.announce: Callable[[str, str], None] | None = None
 
     async def start(self) -> None:
         await self.refresh()
@@ -121,19 +123,38 @@ class SessionRegistry:
         return entry.user_id == user_id and entry.expires_at > time.time()
 
     async def end(self, sid: object) -> None:
-        """End one session (logout)."""
+        """End one session (logout); other processes forget it within a second or two."""
         if isinstance(sid, str):
             key = _digest(sid)
             async with self.engine.begin() as conn:
+                await changes.record(conn, changes.SESSION, [key])
                 await conn.execute(delete(table).where(table.c.id == key))
             self._forget(key)
+            self._announce(key)
 
     async def end_user(self, user_id: int, *, keep: object = None) -> None:
         """End every session of a user, except `keep` (the session that changed the password)."""
         kept = _digest(keep) if isinstance(keep, str) else ""
         async with self.engine.begin() as conn:
+            await changes.record(conn, changes.SESSION, [f"user:{user_id}"])
             await conn.execute(delete(table).where(table.c.user_id == user_id, table.c.id != kept))
         for key in [k for k, entry in self.live.items() if entry.user_id == user_id and k != kept]:
+            self._forget(key)
+        self._announce(f"user:{user_id}")
+
+    def _announce(self, ref: str) -> None:
+        if self.announce is not None:
+            self.announce(changes.SESSION, ref)
+
+    async def follow(self, ref: str) -> None:
+        """Another process ended a session (`ref` its digest) or a user's sessions (`user:<id>`): forget them here."""
+        kind, _, user = ref.partition(":")
+        if kind != "user" or not user.isdigit():
+            self._forget(ref)
+            return
+        async with self.engine.connect() as conn:
+            kept = {row.id for row in await conn.execute(select(table.c.id).where(table.c.user_id == int(user)))}
+        for key in [k for k, entry in self.live.items() if entry.user_id == int(user) and k not in kept]:
             self._forget(key)
 
     def _forget(self, key: str) -> None:

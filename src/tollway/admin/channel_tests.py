@@ -69,11 +69,7 @@ async def start_run(request: Request, services: Services, principal: Principal) 
 @api(ROLE_ADMIN)
 async def run_status(request: Request, services: Services, principal: Principal) -> Response:
     """Progress of the current run, or the result of the last one (`running` false, zeros before any run)."""
-    run = services.operations.tester.run
-    if run is None:
-        return ok({"running": False, "scope": "", "total": 0, "done": 0, "passed": 0, "failed": 0, "current": 0,
-                   "disabled": [], "enabled": [], "started_at": 0, "finished_at": 0})
-    return ok(run.view())
+    return ok(await services.operations.tester.status())
 
 
 def _view(row: Row) -> dict[str, Any]:

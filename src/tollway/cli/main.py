@@ -4,42 +4,52 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import os
+import shutil
 import sys
+from typing import Any
 
 from tollway import __version__
+from tollway.cli.processes import configure_logging, default_workers
+from tollway.crypto import load_instance_secret
 from tollway.settings import Settings
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic announces every plugin it loads; only its warnings matter to an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs every upstream request at INFO; that belongs in DEBUG output only.
-    for name in ("httpx", "httpx2"):
-        logging.getLogger(name).setLevel(logging.DEBUG if settings.debug else logging.WARNING)
-
-
-def serve(settings: Settings, port: int | None) -> None:
+def serve(settings: Settings, port: int | None, workers: int | None) -> None:
     import uvicorn
 
-    from tollway.app import create_app
-
+    count = workers or settings.workers or default_workers()
     for name in settings.ignored:
         logging.getLogger("tollway").info("%s is ignored: Tollway always caches and batches", name)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level,
-        access_log=settings.debug,
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "access_log": settings.debug,
         # Calls in flight get SHUTDOWN_TIMEOUT seconds to finish; then queued writes get at most 10 more.
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
-        proxy_headers=True,
-    )
+        "timeout_graceful_shutdown": int(settings.shutdown_timeout_s),
+        "proxy_headers": True,
+    }
+    if count == 1:
+        from tollway.app import create_app
+
+        uvicorn.run(create_app(dataclasses.replace(settings, workers=1)), **common)
+        return
+    logging.getLogger("tollway").info("starting %d worker processes on port %s", count, common["port"])
+    # Each worker reads its settings from the environment; these make them agree with the command line.
+    os.environ["WORKERS"] = str(count)
+    if port:
+        os.environ["PORT"] = str(port)
+    # The instance secret is made here once, before the workers could race to make it.
+    load_instance_secret(settings.encryption_key, settings.data_dir)
+    # The workers' metrics, summed by whichever worker a scrape reaches; the last run's counters start from zero.
+    shared = settings.data_dir / "metrics"
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared.resolve())
+    uvicorn.run("tollway.cli.processes:worker_app", factory=True, workers=count, **common)
 
 
 def migrate(settings: Settings) -> None:
@@ -101,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command")
     serve_cmd = commands.add_parser("serve", help="run the gateway (default)")
     serve_cmd.add_argument("--port", type=int, default=None, help="listen port (default PORT or 3000)")
+    serve_cmd.add_argument("--workers", type=int, default=None,
+                           help="worker processes on the port (default WORKERS, else one per CPU, at most 8)")
     commands.add_parser("migrate", help="bring the database schema up to date and exit")
     import_cmd = commands.add_parser(
         "import-oneapi", help="copy a One API database (users, tokens, channels, options, codes) into Tollway's")
@@ -112,13 +124,17 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         print(f"tollway: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    _configure_logging(settings)
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
+        print("tollway: --workers must be at least 1", file=sys.stderr)
+        raise SystemExit(2)
+    configure_logging(settings)
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "import-oneapi":
         raise SystemExit(import_one_api(settings, args.dsn, args.logs))
     else:
-        serve(settings, getattr(args, "port", None))
+        serve(settings, getattr(args, "port", None), workers)
 
 
 if __name__ == "__main__":

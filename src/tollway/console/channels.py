@@ -123,13 +123,13 @@ async def channel_list(request: Request, services: Services, seen: Visitor) -> R
     cooling = [{**pair, "since_text": when(pair["since"]), "until_text": when(pair["until"])}
                for pair in health["cooling"]]
     items = [_row(channel_view(row, services.cache, services.keybox), cooling) for row in rows]
-    run = services.operations.tester.run
+    run = await services.operations.tester.status()
     try:
         added = int(request.query_params.get("added") or 0)
     except ValueError:
         added = 0
     return render(request, services, "channels/list.html", channels=items, paging=paging, keyword=keyword,
-                  status_filter=status, run=run.view() if run else None, added=added, cooling=cooling,
+                  status_filter=status, run=run if run["started_at"] else None, added=added, cooling=cooling,
                   saved=request.query_params.get("saved") == "1",
                   disabled_count=sum(1 for c in services.cache.channels.values() if c.status != 1))
 

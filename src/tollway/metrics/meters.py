@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -37,7 +38,10 @@ class _Children:
 class Metrics:
     """Counters and histograms of one process; built once at startup."""
 
-    def __init__(self, *, process: bool = True) -> None:
+    def __init__(self, *, process: bool = True, shared_dir: str = "") -> None:
+        # With several workers on one port (cli/processes.py) a scrape reaches any one of them: the counters then live
+        # in prometheus_client's files in `shared_dir` (PROMETHEUS_MULTIPROC_DIR) and every worker renders all of them.
+        self.shared_dir = shared_dir
         registry = self.registry = CollectorRegistry(auto_describe=False)
         self.calls = Counter("tollway_calls", "Relay calls answered, by model, channel, HTTP status and stream flag",
                              ["model", "channel", "status", "stream"], registry=registry)
@@ -61,7 +65,7 @@ class Metrics:
                                     registry=registry)
         self._gauges = _Gauges()
         registry.register(self._gauges)
-        if process:
+        if process and not shared_dir:  # a process's own figures would be those of whichever worker answers
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
             GCCollector(registry=registry)
@@ -135,7 +139,12 @@ class Metrics:
 
     def render(self) -> bytes:
         """The text exposition (call `snapshot` on the event loop first, then this may run in a thread)."""
-        return generate_latest(self.registry)
+        if not self.shared_dir:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(every_worker, path=self.shared_dir)  # type: ignore[no-untyped-call]
+        every_worker.register(self._gauges)
+        return generate_latest(every_worker)
 
     def snapshot(self) -> None:
         """Read the live gauges now, on the event loop that owns what they read."""

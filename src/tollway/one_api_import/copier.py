@@ -23,7 +23,7 @@ from tollway.crypto import KeyBox
 from tollway.errors import InvalidRequest
 from tollway.one_api_import.source import rows
 from tollway.options import SPECS, parse, serialize
-from tollway.storage import charges, markers, schema, writes
+from tollway.storage import changes, charges, schema, writes
 from tollway.storage.channel_secrets import merged_config
 
 LOG_BATCH = 1000
@@ -103,6 +103,9 @@ class Importer:
         await self._channels(conn)
         await self._options(conn)
         await self._codes(conn)
+        # Other processes route the new channels within seconds; users and tokens they load on first use.
+        if self.channels:
+            await changes.record(conn, changes.CHANNEL, sorted(set(self.channels.values())))
 
     async def _users(self, conn: AsyncConnection) -> None:
         users = schema.users
@@ -213,7 +216,7 @@ class Importer:
             changed = True
             self.report.imported["options"] += 1
         if changed:
-            await markers.bump(conn, markers.OPTIONS)  # other nodes reload options
+            await changes.record(conn, changes.OPTIONS)  # other processes reload options
 
     async def _codes(self, conn: AsyncConnection) -> None:
         codes = schema.redemptions

@@ -22,7 +22,7 @@ from tollway.operations.channel_rules import too_slow
 from tollway.operations.retention import pause
 from tollway.relay.probe import ProbeResult, probe
 from tollway.routing.fatal import fatal
-from tollway.storage import writes
+from tollway.storage import markers, writes
 from tollway.storage.cache import ChannelEntry
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED = 1, 2, 3
 DEFAULT_MODEL = "gpt-3.5-turbo"  # One API's test model when none is asked for
 PROBE_TIMEOUT = 60.0
 MODELS_AT_ONCE = 5
+RUN_STATE = "channel-test-run"  # the shared state of the current or last run (storage/writes.py save_state)
+STALE_RUN_S = 600  # a run whose progress was not shared for this long was cut short (its process stopped)
 SCOPES = {"all": None, "disabled": (CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED), "enabled": (CHANNEL_ENABLED,)}
 
 
@@ -139,8 +141,34 @@ class ChannelTester:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.shield(self._task)
 
+    async def status(self) -> dict[str, Any]:
+        """Progress of the run in progress or the result of the last one, whichever worker or node ran it."""
+        local = self.run.view() if self.run is not None else None
+        if local is not None and local["running"]:
+            return local
+        try:
+            shared = await writes.read_state(self.services.keeper, RUN_STATE)
+        except Exception:
+            log.exception("reading the shared channel test state failed")
+            shared = None
+        if shared is not None:
+            view, updated = shared
+            if view.get("running") and time.time() - updated > STALE_RUN_S:
+                view["running"] = False  # its process stopped in the middle of the run
+            if local is None or int(view.get("started_at") or 0) > local["started_at"]:
+                return view
+        return local or {"running": False, "scope": "", "total": 0, "done": 0, "passed": 0, "failed": 0, "current": 0,
+                         "disabled": [], "enabled": [], "started_at": 0, "finished_at": 0}
+
+    async def _share(self, run: TestRun) -> None:
+        try:
+            await writes.save_state(self.services.keeper, RUN_STATE, run.view())
+        except Exception:
+            log.exception("sharing the channel test run's progress failed")
+
     async def _run(self, run: TestRun, channels: list[ChannelEntry]) -> None:
         services = self.services
+        await self._share(run)
         try:
             for channel in channels:
                 if self._stopping:
@@ -159,11 +187,13 @@ class ChannelTester:
                     log.exception("channel test run: channel %s could not be tested", channel.id)
                     run.failed += 1
                 run.done += 1
+                await self._share(run)
                 if services.settings.polling_interval_s:
                     await asyncio.sleep(services.settings.polling_interval_s)
         finally:
             run.current = 0
             run.finished_at = int(time.time())
+            await asyncio.shield(self._share(run))
             log.info("channel test run (%s) finished: %d passed, %d failed, disabled %s, enabled %s",
                      run.scope, run.passed, run.failed, run.disabled, run.enabled)
 
@@ -217,13 +247,16 @@ class ChannelTester:
         await self._record(channel, result, note)
 
     async def periodic(self, minutes: float, stopping: asyncio.Event) -> None:
-        """Test every channel each `minutes` (CHANNEL_TEST_FREQUENCY), skipping a turn while a run is going."""
-        while not await pause(stopping, minutes * 60):
+        """Test every channel each `minutes` (CHANNEL_TEST_FREQUENCY) once per cluster: the process that claims the
+        turn runs it (storage/markers.py); a turn is skipped while a run is going here."""
+        look = min(60.0, minutes * 15)
+        while not await pause(stopping, look):
             if self.running:
                 continue
             try:
-                self.start("all")
-                await self.wait()
+                if await markers.claim(self.services.engine, "channel-tests", minutes * 60):
+                    self.start("all")
+                    await self.wait()
             except Exception:
                 log.exception("periodic channel test failed")
 

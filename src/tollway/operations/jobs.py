@@ -1,34 +1,49 @@
-"""The operations of a running node, started and stopped with it (services.py)."""
+"""The operations of a running process, started and stopped with it (services.py).
+
+Every process follows the change log (operations/changes.py). The periodic jobs (channel tests, balance updates,
+log retention, reclaiming expired leases, pruning the change log) run once per cluster: every process that may run
+one looks every little while, and whichever claims the turn first in the database runs it (storage/markers.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from tollway.operations.balances import BalanceUpdater
+from tollway.operations.changes import ChangeFollower
 from tollway.operations.channel_tests import ChannelTester
-from tollway.operations.option_sync import OptionSync
-from tollway.operations.retention import DetailRetention, Retention
+from tollway.operations.retention import FIRST_DELAY, DetailRetention, Retention, pause
+from tollway.storage import changes, leases, markers
+from tollway.storage.database import begin_write
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
     from tollway.services import Services
 
 log = logging.getLogger(__name__)
 
+CHANGES_KEPT_S = 600  # the change log keeps ten minutes (a process away longer reloads everything)
+
 
 class Operations:
-    """Channel tests, balances, log retention and option sync of one node."""
+    """Background work of one process: the change follower and its share of the cluster's periodic jobs."""
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
         self.settings = settings
+        self.engine = services.engine
         self.tester = ChannelTester(services)
         self.balances = BalanceUpdater(services)
         self.retention = Retention(services.log_engine, settings.log_retention_days)
-        self.option_sync = OptionSync(services.keeper)
+        self.follower = ChangeFollower(services.keeper, services.accounts.redis)
+        self.follower.sessions = services.accounts.sessions
+        services.accounts.sessions.announce = self.follower.announce
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = self.retention.stopping
         # Kept bodies expire after LOG_DETAIL_STORAGE_HOURS; 0 falls back to the log retention (AI Proxy's rule).
@@ -39,21 +54,42 @@ class Operations:
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(job, name=name))
 
+    def _cluster_job(self, name: str, every_s: float, job: Callable[[], Awaitable[Any]], *,
+                     look_s: float, first_s: float = 0.0) -> None:
+        self._spawn(turns(self.engine, name, every_s, job, self.stopping, look_s=look_s, first_s=first_s),
+                    f"tollway-{name}")
+
     async def start(self) -> None:
-        """Start the background loops this node's settings ask for."""
+        """Start following changes, and the periodic jobs this process's settings ask for."""
         try:
-            await self.option_sync.check()
-        except Exception:  # the loop keeps trying; options were loaded with the cache anyway
-            log.exception("reading the options marker failed")
-        self._spawn(self.option_sync.loop(self.stopping), "tollway-option-sync")
-        # Only a master deletes old logs, so several nodes on one database do not repeat the work.
-        if self.settings.log_retention_days > 0 and not self.settings.is_slave:
-            self._spawn(self.retention.loop(), "tollway-log-retention")
-        if not self.settings.is_slave:
-            self._spawn(self.detail_retention.loop(), "tollway-log-detail-retention")
+            await self.follower.start()
+        except Exception:  # the loop keeps trying; the cache was loaded anyway
+            log.exception("reading the change log failed")
+        self._spawn(self.follower.loop(self.stopping), "tollway-changes")
+        ttl = self.settings.lease_ttl_s
+        self._cluster_job("lease-reclaim", max(1.0, ttl / 4), self._reclaim, look_s=max(1.0, ttl / 8))
+        self._cluster_job("changes-prune", 60, self._prune, look_s=30)
+        if self.settings.log_retention_days > 0:
+            self._cluster_job("log-retention", 3600, self.retention.run_once, look_s=60, first_s=FIRST_DELAY)
+        self._cluster_job("log-detail-retention", DetailRetention.INTERVAL, self.detail_retention.run_once,
+                          look_s=30, first_s=FIRST_DELAY)
         if self.settings.channel_test_frequency_min > 0:
             self._spawn(self.tester.periodic(self.settings.channel_test_frequency_min, self.stopping),
                         "tollway-channel-tests")
+        if self.settings.channel_update_frequency_min > 0:
+            minutes = self.settings.channel_update_frequency_min
+            self._cluster_job("balances", minutes * 60, self.balances.update_all, look_s=min(60.0, minutes * 15))
+
+    async def _reclaim(self) -> None:
+        async with begin_write(self.engine) as conn:
+            reclaimed = await leases.reclaim_expired(conn)
+        for owner, (kind, subject), amount in reclaimed:
+            log.warning("gave back %d quota of %s %s that stopped process %s had leased", amount,
+                        "user" if kind == leases.USER else "token", subject, owner)
+
+    async def _prune(self) -> None:
+        async with self.engine.begin() as conn:
+            await changes.prune(conn, int(time.time()) - CHANGES_KEPT_S)
 
     @property
     def jobs(self) -> list[str]:
@@ -72,3 +108,22 @@ class Operations:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks.clear()
+        await self.follower.close()
+
+
+async def turns(engine: AsyncEngine, name: str, every_s: float, job: Callable[[], Awaitable[Any]],
+                stopping: asyncio.Event, *, look_s: float, first_s: float = 0.0) -> None:
+    """Run `job` once every `every_s` seconds across the cluster: look every `look_s` seconds whether this process
+    may claim the turn, until `stopping` is set."""
+    delay = first_s or look_s
+    failures = 0
+    while not await pause(stopping, delay * min(2**failures, 10)):
+        delay = look_s
+        try:
+            if await markers.claim(engine, name, every_s):
+                await job()
+            failures = 0
+        except Exception:
+            failures += 1
+            if failures in (1, 5) or failures % 50 == 0:
+                log.exception("the %s job failed (%d times in a row)", name, failures)

@@ -1,4 +1,5 @@
-"""LOG_RETENTION_DAYS: logs older than that many days are deleted every hour, in batches, off the request path."""
+"""LOG_RETENTION_DAYS: logs older than that many days are deleted every hour (by one process of the cluster,
+operations/jobs.py), in batches, off the request path."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from tollway.storage.log_deletion import delete_before
 
 log = logging.getLogger(__name__)
 
-INTERVAL = 3600.0  # seconds between runs
 FIRST_DELAY = 60.0  # seconds after start before the first run, so startup is not slowed
 PAUSE = 0.05  # seconds between batches, so the keeper's writes get the database in between
 
@@ -34,16 +34,6 @@ class Retention:
         if deleted:
             log.info("log retention: deleted %d logs older than %d days", deleted, self.days)
         return deleted
-
-    async def loop(self, first_delay: float = FIRST_DELAY, interval: float = INTERVAL) -> None:
-        """Run every `interval` seconds until `stopping` is set (never cancelled inside a transaction)."""
-        delay = first_delay
-        while not await pause(self.stopping, delay):
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("log retention failed; trying again in %.0f s", interval)
-            delay = interval
 
 
 async def pause(stopping: asyncio.Event, seconds: float) -> bool:
@@ -79,12 +69,3 @@ class DetailRetention:
             log.info("log detail retention: deleted %d request/response bodies older than %d hours", deleted,
                      self.hours)
         return deleted
-
-    async def loop(self, first_delay: float = FIRST_DELAY) -> None:
-        delay = first_delay
-        while not await pause(self.stopping, delay):
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("log detail retention failed; trying again in %.0f s", self.INTERVAL)
-            delay = self.INTERVAL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import time
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Authenticator:
         # The admin key's token: root's, unlimited, never stored (id 0 matches no row).
         self._admin_token = TokenEntry(id=0, user_id=0, key="", name=ADMIN_KEY_TOKEN, status=TOKEN_ENABLED,
                                        expired_time=-1, unlimited=True, models=None, subnets=None)
+        self._loading: dict[str, asyncio.Future[TokenEntry | None]] = {}
 
     async def caller(self, authorization: str, client_ip: str) -> Caller:
         """Validate the key (status, expiry, quota, owner, subnet) and return the caller, or raise."""
@@ -120,6 +122,14 @@ class Authenticator:
         now = time.monotonic()
         if self._unknown.get(key, 0.0) > now or len(key) > 48:
             return None
+        # Concurrent first uses of one key share one lookup (a new token on another node meets a burst).
+        loading = self._loading.get(key)
+        if loading is None:
+            loading = self._loading[key] = asyncio.ensure_future(self._lookup(key, now))
+            loading.add_done_callback(lambda _: self._loading.pop(key, None))
+        return await asyncio.shield(loading)
+
+    async def _lookup(self, key: str, now: float) -> TokenEntry | None:
         async with self.keeper.engine.connect() as conn:
             token_row = (await conn.execute(select(schema.tokens).where(schema.tokens.c.key == key))).mappings().first()
             user_row = None

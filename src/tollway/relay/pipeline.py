@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import orjson
@@ -64,6 +65,8 @@ class Relay:
     @guards.setter
     def guards(self, guards: Guards | None) -> None:
         self._guards = self.settlement.guards = guards
+        # Reads other processes' latest changes now; answers whether there were any (operations/changes.py).
+        self.catch_up: Callable[[], Awaitable[bool]] | None = None
 
     async def handle(self, call: Call, caller: Caller, request_id: str) -> Reply:
         """Serve one call, trying further channels after retryable failures while nothing was sent."""
@@ -94,6 +97,8 @@ class Relay:
         failure: TollwayError | None = None
         for retry in range(retries + 1):
             channel = self._choose(call, caller, tried)
+            if channel is None and not tried and self.catch_up is not None and await self.catch_up():
+                channel = self._choose(call, caller, tried)  # a channel another process added a moment ago
             if channel is None:
                 break
             if tried and self.guards is not None:

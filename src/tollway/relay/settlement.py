@@ -52,16 +52,19 @@ class Settlement:
         """Set aside what the call may cost, or raise InsufficientQuota."""
         if caller.admin:
             # The admin key is never refused for quota: root pays what the call costs while it has quota.
-            return self.ledger.reserve(caller.token, caller.user, 0)
+            return self.ledger.hold_now(caller.token, caller.user, 0)
         pre_consumed = self.cache.options.pre_consumed_quota
+        bound_only = call.mode in TEXT_MODES and call.prompt_tokens is None
         try:
-            return self.ledger.reserve(caller.token, caller.user, _hold_amount(call, price, pre_consumed))
+            # A bound that may be refused waits for no other process's quota slices: the exact count will.
+            return await self.ledger.hold(caller.token, caller.user, _hold_amount(call, price, pre_consumed),
+                                          patient=not bound_only)
         except InsufficientQuota:
-            if call.mode not in TEXT_MODES or call.prompt_tokens is not None:
+            if not bound_only:
                 raise
         # The cheap bound did not fit what is left: hold on the exact count instead.
         call.prompt_tokens = await self._count_prompt(call)
-        return self.ledger.reserve(caller.token, caller.user, _hold_amount(call, price, pre_consumed))
+        return await self.ledger.hold(caller.token, caller.user, _hold_amount(call, price, pre_consumed))
 
     def count_now(self, call: Call) -> int:
         """The prompt's exact token count, counted now (for token rate limits, which charge it up front)."""
@@ -86,6 +89,7 @@ class Settlement:
             if error is not None or self.policy.save_all_bodies:
                 self._keep_bodies(row, attempt, answer, text, error)
         channel = attempt.target.channel
+        await self.ledger.cover(attempt.hold, cost)
         charged = self.ledger.settle(attempt.hold, cost, channel, row)
         guards = self.guards
         if guards is not None:

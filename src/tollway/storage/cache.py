@@ -26,13 +26,20 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Row = Mapping[Any, Any]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Balance:
-    """A quota figure: what the database holds, what is settled but not yet written, what is on hold."""
+    """A quota figure: what the database holds, what is settled but not yet written, what is on hold.
+
+    A user's quota and a limited token's remain are spent from a lease (storage/leases.py): `lease` is the slice of
+    the database's figure this process holds (as the database records it), `leased` every process's slices together
+    as last read. Calls spend only from this process's slice, so several processes never spend the same quota.
+    """
 
     stored: int = 0
     unwritten: int = 0
     held: int = 0
+    lease: int = 0
+    leased: int = 0
 
     @property
     def value(self) -> int:
@@ -41,8 +48,13 @@ class Balance:
 
     @property
     def available(self) -> int:
-        """What new requests may still reserve."""
+        """The figure less what this process holds for calls in flight (other processes' calls not counted)."""
         return self.stored + self.unwritten - self.held
+
+    @property
+    def spendable(self) -> int:
+        """What calls of this process may still hold without asking the database for more."""
+        return self.lease + self.unwritten - self.held
 
 
 @dataclass(eq=False)
@@ -160,6 +172,7 @@ class Cache:
         entry.access_token = row["access_token"] or None
         entry.email = row.get("email") or ""
         entry.quota.stored = int(row["quota"] or 0)
+        entry.quota.leased = int(row.get("leased") or 0)
         entry.used_quota.stored = int(row["used_quota"] or 0)
         entry.request_count.stored = int(row["request_count"] or 0)
         if entry.access_token:
@@ -198,6 +211,7 @@ class Cache:
             log.error("token %s has an invalid subnet %r; it will be refused", entry.id, row["subnet"])
             entry.subnets = ()
         entry.remain.stored = int(row["remain_quota"] or 0)
+        entry.remain.leased = int(row.get("leased") or 0)
         entry.used.stored = int(row["used_quota"] or 0)
         entry.rpm_limit = max(0, int(row.get("rpm_limit") or 0))
         entry.tpm_limit = max(0, int(row.get("tpm_limit") or 0))

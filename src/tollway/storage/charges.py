@@ -7,7 +7,7 @@ journal's mark always go to the database together (storage/journal.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tollway.storage import call_sums, journal, log_details, rollups, schema
+from tollway.storage import call_sums, log_details, rollups, schema
 from tollway.storage.journal import Record
 
 _users, _tokens, _channels, _logs, _markers = schema.users, schema.tokens, schema.channels, schema.logs, schema.markers
@@ -27,6 +27,7 @@ _USER_UPDATE = (
         quota=_users.c.quota + bindparam("b_quota"),
         used_quota=_users.c.used_quota + bindparam("b_used"),
         request_count=_users.c.request_count + bindparam("b_count"),
+        leased=_users.c.leased + bindparam("b_leased"),
     )
 )
 _TOKEN_UPDATE = (
@@ -35,6 +36,7 @@ _TOKEN_UPDATE = (
     .values(
         remain_quota=_tokens.c.remain_quota + bindparam("b_remain"),
         used_quota=_tokens.c.used_quota + bindparam("b_used"),
+        leased=_tokens.c.leased + bindparam("b_leased"),
         accessed_time=bindparam("b_now"),
     )
 )
@@ -47,10 +49,13 @@ _CHANNEL_UPDATE = (
 
 @dataclass
 class Batch:
-    """Quota deltas per user, token and channel, and the log rows that go with them."""
+    """Quota deltas per user, token and channel, and the log rows that go with them.
 
-    users: dict[int, list[int]] = field(default_factory=dict)  # id → [quota, used, requests]
-    tokens: dict[int, list[int]] = field(default_factory=dict)  # id → [remain, used]
+    `leased` moves with the quota spent from a lease (storage/leases.py) and with what is given back.
+    """
+
+    users: dict[int, list[int]] = field(default_factory=dict)  # id → [quota, used, requests, leased]
+    tokens: dict[int, list[int]] = field(default_factory=dict)  # id → [remain, used, leased]
     channels: dict[int, int] = field(default_factory=dict)  # id → used
     logs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -58,35 +63,28 @@ class Batch:
     def has_quota(self) -> bool:
         return bool(self.users or self.tokens or self.channels)
 
-    @classmethod
-    def of(cls, records: Iterable[Record], *, quota: bool = True, logs: bool = True) -> Batch:
-        """The sums of journal records (their quota, their logs, or both)."""
-        batch = cls()
-        for record in records:
-            if quota and record.user_id != journal.NO_CHARGE:
-                user = batch.users.setdefault(record.user_id, [0, 0, 0])
-                user[0] -= record.charged
-                user[1] += record.charged
-                user[2] += 1
-                token = batch.tokens.setdefault(record.token_id, [0, 0])
-                if record.token_limited:
-                    token[0] -= record.charged
-                token[1] += record.charged
-                batch.channels[record.channel_id] = batch.channels.get(record.channel_id, 0) + record.charged
-            if logs and record.log_row is not None:
-                batch.logs.append(record.log_row)
-        return batch
+    def charge(self, record: Record, charged: int) -> None:
+        """Add one journal record's charge (`charged`: what it was, or less when capped at the balance)."""
+        user = self.users.setdefault(record.user_id, [0, 0, 0, 0])
+        user[0] -= charged
+        user[1] += charged
+        user[2] += 1
+        token = self.tokens.setdefault(record.token_id, [0, 0, 0])
+        if record.token_limited:
+            token[0] -= charged
+        token[1] += charged
+        self.channels[record.channel_id] = self.channels.get(record.channel_id, 0) + charged
 
 
 async def write_quota(conn: AsyncConnection, batch: Batch) -> None:
     """Add the batch's quota deltas (`col = col + delta`, so other nodes' writes are kept)."""
     if batch.users:
-        await conn.execute(_USER_UPDATE, [{"b_id": i, "b_quota": q, "b_used": u, "b_count": n}
-                                          for i, (q, u, n) in sorted(batch.users.items())])
+        await conn.execute(_USER_UPDATE, [{"b_id": i, "b_quota": q, "b_used": u, "b_count": n, "b_leased": le}
+                                          for i, (q, u, n, le) in sorted(batch.users.items())])
     if batch.tokens:
         now = int(time.time())
-        await conn.execute(_TOKEN_UPDATE, [{"b_id": i, "b_remain": r, "b_used": u, "b_now": now}
-                                           for i, (r, u) in sorted(batch.tokens.items())])
+        await conn.execute(_TOKEN_UPDATE, [{"b_id": i, "b_remain": r, "b_used": u, "b_leased": le, "b_now": now}
+                                           for i, (r, u, le) in sorted(batch.tokens.items())])
     if batch.channels:
         await conn.execute(_CHANNEL_UPDATE, [{"b_id": i, "b_used": u} for i, u in sorted(batch.channels.items())])
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tollway.settings import Settings
 
@@ -130,15 +132,39 @@ def create_engine(url: URL, settings: Settings) -> AsyncEngine:
             cursor.close()
 
         return engine
-    pool_size = max(1, min(settings.sql_max_idle_conns, settings.sql_max_open_conns, 50))
+    most, idle = pool_limits(settings)
     return create_async_engine(
         url,
         echo=settings.debug_sql,
-        pool_size=pool_size,
-        max_overflow=max(0, min(settings.sql_max_open_conns, 200) - pool_size),
+        pool_size=idle,
+        max_overflow=most - idle,
         pool_recycle=settings.sql_max_lifetime_s,
         pool_pre_ping=True,
     )
+
+
+def pool_limits(settings: Settings) -> tuple[int, int]:
+    """(most, kept idle) connections of one worker to one database server.
+
+    SQL_MAX_OPEN_CONNS and SQL_MAX_IDLE_CONNS count for the whole node, as in One API where a node was one process:
+    its workers share them, each getting at least 2 (the keeper's flush and the change poller may overlap). The
+    request path uses no connection in steady state, so a handful per node is plenty (README: pool sizes).
+    """
+    workers = max(1, settings.workers)
+    most = max(2, -(-settings.sql_max_open_conns // workers))
+    idle = max(1, min(most, -(-settings.sql_max_idle_conns // workers)))
+    return most, idle
+
+
+@contextlib.asynccontextmanager
+async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that will write: on SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), because a
+    transaction that read first cannot start writing once another process has written meanwhile (it fails at once
+    instead of waiting the busy timeout)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 def main_url(settings: Settings) -> URL:

@@ -14,12 +14,13 @@ above the database's mark are applied once, so a replay never bills twice.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import mmap
 import os
 import secrets
-from collections import defaultdict
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +83,14 @@ class Journal:
     def _start_segment(self) -> None:
         self._segment += 1
         self._path = self.directory / f"{self.id}.{self._segment:06d}{SUFFIX}"
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Made under another name and renamed once locked: a sibling looking for orphans (storage/replay.py) must
+        # never find the segment before its lock is taken.
+        making = self._path.with_suffix(".new")
+        self._fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         # Held until this process ends (however it ends): a segment nobody holds is an orphan to replay.
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.ftruncate(self._fd, SEGMENT_BYTES)
+        os.rename(making, self._path)
         self._map = mmap.mmap(self._fd, SEGMENT_BYTES, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self._used = 0
 
@@ -132,6 +137,11 @@ class Journal:
                 kept.append((path, last, fd))
         self._sealed = kept
 
+    def sealed_records(self, after: int, upto: int) -> list[Record]:
+        """The records with sequence numbers in (after, upto] from the sealed segments (a flush's, read back)."""
+        paths = [path for path, last, _ in self._sealed if last > after]
+        return [record for record in read(paths) if after < record.seq <= upto]
+
     @property
     def clean(self) -> bool:
         """Nothing is left on disk that the database lacks (every sealed segment discarded, the open one empty)."""
@@ -150,11 +160,36 @@ class Journal:
             self._path.unlink(missing_ok=True)
 
 
-def orphans(directory: Path) -> dict[str, list[Path]]:
-    """Segments of journals no live process holds, by journal id, oldest first."""
-    found: defaultdict[str, list[Path]] = defaultdict(list)
+@dataclass
+class Orphan:
+    """The segments of a journal no live process holds, locked by this process while it replays them."""
+
+    journal_id: str
+    paths: list[Path]
+    _fds: list[int]
+
+    def release(self, *, delete: bool) -> None:
+        """Delete the segments (replayed) or leave them for a later try, and drop the locks."""
+        for path, fd in zip(self.paths, self._fds, strict=True):
+            if delete:
+                path.unlink(missing_ok=True)
+            os.close(fd)
+        self._fds = []
+
+
+def claim_orphans(directory: Path) -> list[Orphan]:
+    """Lock the segments of journals no live process holds, by journal id, oldest first.
+
+    The locks keep a sibling process that looks at the same moment from replaying the same segments.
+    """
+    found: dict[str, Orphan] = {}
     if not directory.is_dir():
-        return {}
+        return []
+    for making in directory.glob("*.new"):
+        # A process killed while it made a segment, before any record (a young one may be being made right now).
+        with contextlib.suppress(FileNotFoundError):
+            if time.time() - making.stat().st_mtime > 60:
+                _remove_if_unlocked(making)
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -163,11 +198,38 @@ def orphans(directory: Path) -> dict[str, list[Path]]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            continue  # a live process still writes it
-        finally:
             os.close(fd)
-        found[path.name.split(".", 1)[0]].append(path)
-    return dict(found)
+            continue  # a live process still writes it, or a sibling replays it
+        if not path.exists():  # replayed and deleted by a sibling between the listing and the lock
+            os.close(fd)
+            continue
+        journal_id = path.name.split(".", 1)[0]
+        orphan = found.setdefault(journal_id, Orphan(journal_id, [], []))
+        orphan.paths.append(path)
+        orphan._fds.append(fd)
+    return list(found.values())
+
+
+def _remove_if_unlocked(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def orphans(directory: Path) -> dict[str, list[Path]]:
+    """Segments of journals no live process holds, by journal id, oldest first (not locked: for a look only)."""
+    claimed = claim_orphans(directory)
+    for orphan in claimed:
+        orphan.release(delete=False)
+    return {orphan.journal_id: orphan.paths for orphan in claimed}
 
 
 def read(paths: Iterable[Path]) -> list[Record]:

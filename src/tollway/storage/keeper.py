@@ -1,11 +1,11 @@
 """The keeper: the one writer of quota columns, writing settled quota and logs in batches off the request path.
 
 Every settled call is first written to this process's journal (storage/journal.py), then summed in
-memory; a flush writes the sums, the logs and the journal's mark in one transaction, so a call's
-charge and its log are committed together and a crash at any moment loses nothing the journal holds.
-Flushes, reloads and management writes to cached rows all run under `keeper.lock`, so a reload never
-reads a row between a flush's commit and the in-memory bookkeeping that follows it. Requests settle
-in memory (tollway.billing.ledger) and never wait for the database.
+memory; a flush writes the sums, the logs, this process's leases (storage/leases.py) and the journal's mark
+in one transaction, so a call's charge and its log are committed together and a crash at any moment loses
+nothing the journal holds. Flushes, reloads and management writes to cached rows all run under `keeper.lock`,
+so a reload never reads a row between a flush's commit and the in-memory bookkeeping that follows it.
+Requests settle in memory (tollway.billing.ledger) and never wait for the database.
 """
 
 from __future__ import annotations
@@ -21,15 +21,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tollway.storage import charges, journal, legacy_spill, schema
+from tollway.storage import charges, journal, leases, legacy_spill, replay, schema
 from tollway.storage.cache import Balance, Cache, ChannelEntry, TokenEntry, UserEntry
 from tollway.storage.charges import Batch
+from tollway.storage.database import begin_write
 from tollway.storage.journal import Journal
+from tollway.storage.lease_book import LeaseBook, Want
+from tollway.storage.leases import TOKEN, USER, Key
 
 log = logging.getLogger(__name__)
 
 _users, _tokens, _channels = schema.users, schema.tokens, schema.channels
 _WAKE_AT_LOGS = 1000  # queued logs that bring the next flush forward
+_ORPHAN_CHECK_S = 5.0  # how often a running process looks for journals a stopped sibling left on this disk
+
+
+class _LeaseLost(Exception):
+    """A lease this process spends from is gone (reclaimed as expired): the flush takes its careful path."""
 
 
 @dataclass
@@ -41,15 +49,28 @@ class _Snapshot:
     tokens: list[tuple[TokenEntry, int, int]]
     channels: list[tuple[ChannelEntry, int]]
     logs: list[dict[str, Any]] = field(default_factory=list)
+    returns: dict[Key, int] = field(default_factory=dict)  # slices given back by this flush
+    refills: list[Want] = field(default_factory=list)  # slices to top up after it
 
     def batch(self) -> Batch:
-        return Batch(users={u.id: [q, used, n] for u, q, used, n in self.users},
-                     tokens={t.id: [r, used] for t, r, used in self.tokens},
-                     channels={c.id: used for c, used in self.channels})
+        users = {u.id: [q, used, n, q] for u, q, used, n in self.users}
+        tokens = {t.id: [r, used, 0 if t.unlimited else r] for t, r, used in self.tokens}
+        for (kind, subject), amount in self.returns.items():
+            row = users.setdefault(subject, [0, 0, 0, 0]) if kind == USER else tokens.setdefault(subject, [0, 0, 0])
+            row[-1] -= amount
+        return Batch(users=users, tokens=tokens, channels={c.id: used for c, used in self.channels})
+
+    def spent(self) -> dict[Key, int]:
+        """What each lease loses: the quota spent from it (negative) and what is given back."""
+        deltas = {(USER, u.id): q for u, q, _, _ in self.users if q}
+        deltas.update({(TOKEN, t.id): r for t, r, _ in self.tokens if r and not t.unlimited})
+        for key, amount in self.returns.items():
+            deltas[key] = deltas.get(key, 0) - amount
+        return deltas
 
 
 class Keeper:
-    """Owns the database side of the cache: the journal, batched writes, periodic reloads, and the write lock."""
+    """Owns the database side of the cache: the journal, leases, batched writes, periodic reloads, the write lock."""
 
     def __init__(
         self,
@@ -60,6 +81,7 @@ class Keeper:
         flush_interval: float,
         sync_interval: float,
         spill_dir: Path,
+        lease_ttl: int = 60,
     ) -> None:
         self.engine = engine
         self.log_engine = log_engine
@@ -69,17 +91,24 @@ class Keeper:
         self.sync_interval = sync_interval
         self.spill_dir = spill_dir
         self.journal = Journal(spill_dir / "journal")
+        self.leases = LeaseBook(engine, self.journal.id, ttl=lease_ttl, interval=flush_interval)
         self._logs: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self.leases.wake = self._wake.set
         self._stopping = False
         # The last journal sequence number each database holds, and a flush whose commit may or may not
         # have happened (its connection failed at the wrong moment): the next flush finds out from the mark.
         self._quota_seq = 0
         self._logs_seq = 0
         self._doubtful: _Snapshot | None = None
+        self._flushed_at = time.monotonic()
+        self._refills: list[Want] = []
         # Told (seconds, logs written) after each flush that wrote something (metrics).
         self.on_flushed: Callable[[float, int], None] | None = None
+        # Told (kind, ref) after a management write committed a change other processes must pick up
+        # (operations/changes.py publishes it); the change itself is recorded in the write's transaction.
+        self.announce: Callable[[str, str], None] | None = None
 
     @property
     def separate_logs(self) -> bool:
@@ -116,8 +145,11 @@ class Keeper:
                 self.on_flushed(time.monotonic() - started, logs)
 
     def _snapshot(self) -> _Snapshot:
-        # No await from here to the return: the amounts, the logs and the sequence number belong together.
+        # No await from here to the return: the amounts, the logs, the returns and the sequence number belong together.
         cache = self.cache
+        now = time.monotonic()
+        returns, refills = self.leases.plan(now - self._flushed_at)
+        self._flushed_at = now
         snapshot = _Snapshot(
             seq=self.journal.seal(),
             users=[(u, u.quota.unwritten, u.used_quota.unwritten, u.request_count.unwritten)
@@ -125,34 +157,53 @@ class Keeper:
             tokens=[(t, t.remain.unwritten, t.used.unwritten) for t in cache.dirty_tokens],
             channels=[(c, c.used.unwritten) for c in cache.dirty_channels],
             logs=self._logs,
+            returns=returns,
+            refills=refills,
         )
         self._logs = []
         return snapshot
 
     async def flush_locked(self) -> None:
         """`flush` for a caller that holds `lock` already (management writes that replace a balance)."""
+        async with self.leases.lock:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if self._doubtful is not None:
             await self._settle_doubt()
-        if self.journal.seq <= min(self._quota_seq, self._logs_seq):
-            return  # nothing settled since the last flush
+        book = self.leases
+        if self.journal.seq <= min(self._quota_seq, self._logs_seq) and not book.slices:
+            return  # nothing settled since the last flush, and no lease to renew or give back
         snapshot = self._snapshot()
         mark = journal.mark_name(self.journal.id)
-        committing = False
+        committing = main_done = False
         try:
-            if snapshot.seq > self._quota_seq:
+            if snapshot.seq > self._quota_seq or book.slices:
+                started = time.monotonic()
+                # What each lease row holds before the flush: the slice, with what it gives back (taken off the
+                # slice at the snapshot).
+                before = {key: piece.balance.lease + snapshot.returns.get(key, 0) for key, piece in book.slices.items()}
                 async with self.engine.begin() as conn:
                     await charges.write_quota(conn, snapshot.batch())
+                    extra = await leases.settle(conn, book.owner, snapshot.spent(), before, book.ttl) \
+                        if book.slices else {}
+                    if extra is None:
+                        raise _LeaseLost
                     if not self.separate_logs:
                         await charges.write_logs(conn, snapshot.logs)
                     await charges.set_mark(conn, mark, snapshot.seq)
                     committing = True
-                committing = False
-                self._committed(snapshot)
-            if self.separate_logs:
+                committing, main_done = False, True
+                self._committed(snapshot, extra)
+                book.renewed(started)
+            if self.separate_logs and snapshot.seq > self._logs_seq:
                 async with self.log_engine.begin() as conn:
                     await charges.write_logs(conn, snapshot.logs)
                     await charges.set_mark(conn, mark, snapshot.seq)
                 self._logs_seq = snapshot.seq
+        except _LeaseLost:
+            book.restore(snapshot.returns)
+            await self._write_from_journal(snapshot)
         except BaseException:
             if committing:
                 # The commit itself failed (or was cancelled): it may have happened. The next flush reads the
@@ -161,8 +212,11 @@ class Keeper:
                 if self.separate_logs:
                     self._logs[:0] = snapshot.logs
             else:
+                if not main_done:
+                    book.restore(snapshot.returns)
                 self._logs[:0] = snapshot.logs  # certainly not written: they go out with the next flush
             raise
+        self._refills = snapshot.refills
         self.journal.discard(min(self._quota_seq, self._logs_seq))
 
     async def _settle_doubt(self) -> None:
@@ -173,21 +227,23 @@ class Keeper:
             committed = await charges.read_mark(conn, journal.mark_name(self.journal.id)) >= snapshot.seq
         self._doubtful = None
         if committed:
-            self._committed(snapshot)
-        elif not self.separate_logs:
-            self._logs[:0] = snapshot.logs
+            self._committed(snapshot, {})
+        else:
+            self.leases.restore(snapshot.returns)
+            if not self.separate_logs:
+                self._logs[:0] = snapshot.logs
 
-    def _committed(self, snapshot: _Snapshot) -> None:
+    def _committed(self, snapshot: _Snapshot, extra: Mapping[Key, int]) -> None:
         """Move what a commit wrote from `unwritten` to `stored`, with no await in between."""
         cache = self.cache
         for user, quota, used, count in snapshot.users:
-            _written(user.quota, quota)
+            _written(user.quota, quota, spent=True)
             _written(user.used_quota, used)
             _written(user.request_count, count)
             if not (user.quota.unwritten or user.used_quota.unwritten or user.request_count.unwritten):
                 cache.dirty_users.discard(user)
         for token, remain, used in snapshot.tokens:
-            _written(token.remain, remain)
+            _written(token.remain, remain, spent=not token.unlimited)
             _written(token.used, used)
             if not (token.remain.unwritten or token.used.unwritten):
                 cache.dirty_tokens.discard(token)
@@ -195,8 +251,48 @@ class Keeper:
             _written(channel.used, used)
             if not channel.used.unwritten:
                 cache.dirty_channels.discard(channel)
+        for key, amount in snapshot.returns.items():
+            piece = self.leases.slices.get(key)
+            if piece is not None:
+                piece.balance.leased -= amount
+        for key, amount in extra.items():  # a take whose commit was in doubt did commit: the slice is ours
+            piece = self.leases.slices.get(key)
+            if piece is not None:
+                piece.balance.lease += amount
+            else:
+                log.warning("lease on %s %s found in the database but not in memory", *key)
         self._quota_seq = snapshot.seq
         if not self.separate_logs:
+            self._logs_seq = snapshot.seq
+
+    async def _write_from_journal(self, snapshot: _Snapshot) -> None:
+        """A lease was reclaimed while this process still spent from it (it could not reach the database for longer
+        than the lease's lifetime): write the flush's records one by one, capped at what the balances still have."""
+        records = self.journal.sealed_records(self._quota_seq, snapshot.seq)
+        book = self.leases
+        mark = journal.mark_name(self.journal.id)
+        started = time.monotonic()
+        async with begin_write(self.engine) as conn:
+            applied = await replay.apply(conn, book.owner, records, release=False)
+            await leases.renew(conn, book.owner, book.ttl)
+            if not self.separate_logs:
+                await charges.write_logs(conn, [row for _, row in applied.logs])
+            await charges.set_mark(conn, mark, snapshot.seq)
+        log.error("a quota lease of this process was reclaimed while it was still used (was the database out of reach "
+                  "for more than LEASE_TTL?): %d charges written one by one, %d quota not covered",
+                  len(records), applied.capped)
+        snapshot.returns = {}
+        self._committed(snapshot, {})
+        for key, piece in book.slices.items():
+            piece.balance.lease = applied.left.get(key, 0)
+            if key in applied.figures:
+                piece.balance.stored, piece.balance.leased = applied.figures[key]
+        book.renewed(started)
+        snapshot.logs[:] = [row for _, row in applied.logs]
+        if self.separate_logs:
+            async with self.log_engine.begin() as conn:
+                await charges.write_logs(conn, snapshot.logs)
+                await charges.set_mark(conn, mark, snapshot.seq)
             self._logs_seq = snapshot.seq
 
     # -- reload ----------------------------------------------------------------------------------------------
@@ -217,51 +313,22 @@ class Keeper:
     async def start(self) -> None:
         """Replay what earlier processes left in their journals, load the cache, and start the background loop."""
         await legacy_spill.replay(self.engine, self.log_engine, self.spill_dir / "unflushed.json")
-        await self._replay_orphans()
+        await replay.replay_orphans(self.engine, self.log_engine, self.journal.directory)
         self.journal.open()
         await self.reload()
         self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="tollway-keeper")
 
-    async def _replay_orphans(self) -> None:
-        for journal_id, paths in journal.orphans(self.journal.directory).items():
-            records = journal.read(paths)
-            mark = journal.mark_name(journal_id)
-            async with self.engine.begin() as conn:
-                done = await charges.read_mark(conn, mark)
-                fresh = [r for r in records if r.seq > done]
-                await charges.write_quota(conn, Batch.of(fresh, logs=False))
-                if not self.separate_logs:
-                    await charges.write_logs(conn, Batch.of(fresh, quota=False).logs)
-                if records:
-                    await charges.set_mark(conn, mark, records[-1].seq)
-            if self.separate_logs:
-                async with self.log_engine.begin() as conn:
-                    done = await charges.read_mark(conn, mark)
-                    await charges.write_logs(conn, Batch.of((r for r in records if r.seq > done), quota=False).logs)
-                    if records:
-                        await charges.set_mark(conn, mark, records[-1].seq)
-            for path in paths:
-                path.unlink(missing_ok=True)
-            await self._drop_marks(mark)
-            if records:
-                log.warning("replayed %d charges a stopped process left in its journal %s (%d were written already)",
-                            len(fresh), journal_id, len(records) - len(fresh))
-
-    async def _drop_marks(self, mark: str) -> None:
-        # Once its files are gone a journal can never be replayed again, so its marks are no longer needed.
-        for engine in {self.engine, self.log_engine}:
-            async with engine.begin() as conn:
-                await charges.drop_mark(conn, mark)
-
     async def _loop(self) -> None:
-        last_sync = time.monotonic()
+        last_sync = last_orphans = time.monotonic()
         failures = 0
+        # Leases are renewed by flushes, often enough that they never come near their expiry.
+        interval = min(self.flush_interval, self.leases.ttl / 4)
         while not self._stopping:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancellation of a task
             # whose wait completes at the same moment, which once left shutdown waiting for this loop forever.
             try:
-                async with asyncio.timeout(self.flush_interval * min(2**failures, 12)):
+                async with asyncio.timeout(interval * min(2**failures, 12)):
                     await self._wake.wait()
             except TimeoutError:
                 pass
@@ -275,12 +342,18 @@ class Keeper:
                 else:
                     await self.flush()
                 failures = 0
+                refills, self._refills = self._refills, []
+                await self.leases.refill(refills)
+                if time.monotonic() - last_orphans >= _ORPHAN_CHECK_S:
+                    last_orphans = time.monotonic()
+                    # A sibling worker killed on this machine: its journal is written and its leases given back now.
+                    await replay.replay_orphans(self.engine, self.log_engine, self.journal.directory)
             except Exception:
                 failures += 1
                 log.exception("writing quota and logs failed (attempt %d); keeping them queued", failures)
 
     async def close(self, grace: float = 10.0) -> None:
-        """Stop the loop and write everything still queued within `grace` seconds.
+        """Stop the loop, write everything still queued and give back this process's leases, within `grace` seconds.
 
         What cannot be written (the database is down, or too slow) stays in the journal on disk and is
         written by the next start; nothing is lost either way.
@@ -297,6 +370,8 @@ class Keeper:
                 task.cancel()
                 await asyncio.wait({task})
                 return self._leave("a flush did not finish in time")
+        for piece in self.leases.slices.values():
+            piece.recalled = True  # the last flush gives back every slice
         for attempt in range(3):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -315,9 +390,15 @@ class Keeper:
             return self._leave("the database could not be written")
         self.journal.close()
         try:
-            await self._drop_marks(journal.mark_name(self.journal.id))
+            async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
+                async with self.leases.lock, begin_write(self.engine) as conn:
+                    await leases.release_all(conn, self.leases.owner)
+                for target in {self.engine, self.log_engine}:
+                    async with target.begin() as conn:
+                        await charges.drop_mark(conn, journal.mark_name(self.journal.id))
         except Exception:
-            log.warning("could not remove this process's journal mark; it is harmless")
+            log.warning("could not give back this process's quota leases; they return to the balances when they "
+                        "expire (LEASE_TTL)")
 
     def _leave(self, why: str) -> None:
         self.journal.close()
@@ -325,9 +406,12 @@ class Keeper:
                   why, self.journal.directory)
 
 
-def _written(balance: Balance, amount: int) -> None:
+def _written(balance: Balance, amount: int, *, spent: bool = False) -> None:
     balance.stored += amount
     balance.unwritten -= amount
+    if spent:  # the quota came out of this process's lease, which the flush lowered with it
+        balance.lease += amount
+        balance.leased += amount
 
 
 async def read_options(conn: AsyncConnection) -> Mapping[str, str]:

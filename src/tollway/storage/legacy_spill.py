@@ -23,8 +23,8 @@ async def replay(engine: AsyncEngine, log_engine: AsyncEngine, path: Path) -> No
     if not path.is_file():
         return
     state = orjson.loads(path.read_bytes())
-    batch = Batch(users={i: [q, u, n] for i, q, u, n in state["users"]},
-                  tokens={i: [r, u] for i, r, u in state["tokens"]},
+    batch = Batch(users={i: [q, u, n, 0] for i, q, u, n in state["users"]},
+                  tokens={i: [r, u, 0] for i, r, u in state["tokens"]},
                   channels={i: u for i, u in state["channels"]})
     if batch.has_quota:
         async with engine.begin() as conn:

@@ -1,27 +1,40 @@
-"""Change counters in `tollway_markers`: a write bumps one in its own transaction, other nodes poll it cheaply."""
+"""Turns of cluster-wide jobs in `tollway_markers`: whichever process claims a turn first runs it, the others skip.
+
+A job's row (`job:<name>`) holds when its last turn was claimed, on the database's clock. A claim is one
+conditional UPDATE (`last turn older than the interval`), so of any number of processes on any number of nodes
+exactly one wins each turn.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tollway.storage import schema
+from tollway.storage.leases import db_now
 
-OPTIONS = "options"
 _markers = schema.markers
 
 
-async def bump(conn: AsyncConnection, name: str) -> None:
-    """Count one more change of `name` (call inside the transaction that makes the change)."""
-    result = await conn.execute(update(_markers).where(_markers.c.name == name)
-                                .values(version=_markers.c.version + 1))
-    if not result.rowcount:
-        # Migrations seed the row; a database that lost it gets it back here.
-        await conn.execute(insert(_markers).values(name=name, version=1))
+async def claim(engine: AsyncEngine, job: str, interval_s: float) -> bool:
+    """Whether this process runs `job`'s turn now: its last turn (anywhere) is at least `interval_s` ago.
 
-
-async def version(conn: AsyncConnection, name: str) -> int:
-    """The current count of `name` (0 when it never changed)."""
-    found = await conn.execute(select(_markers.c.version).where(_markers.c.name == name))
-    value = found.scalar_one_or_none()
-    return int(value or 0)
+    The first look at a job that never ran starts its clock instead, so a job first runs one interval after the
+    cluster first started (as a single node's periodic jobs always did).
+    """
+    name = f"job:{job}"
+    async with engine.begin() as conn:
+        taken = await conn.execute(update(_markers).where(_markers.c.name == name,
+                                                          _markers.c.version <= db_now() - int(interval_s))
+                                   .values(version=db_now()))
+        if taken.rowcount == 1:
+            return True
+        if (await conn.execute(select(_markers.c.name).where(_markers.c.name == name))).first() is not None:
+            return False
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(_markers).values(name=name, version=db_now()))
+    except IntegrityError:
+        pass  # another process started the clock at the same moment
+    return False

@@ -43,6 +43,8 @@ users = Table(
     Column("group", String(32), default="default"),
     Column("aff_code", String(32), unique=True, nullable=True),
     Column("inviter_id", Integer, index=True, default=0),
+    # Tollway: the part of `quota` leased to running processes, to spend from memory (storage/leases.py).
+    Column("leased", BigInteger, nullable=False, default=0, server_default="0"),
     # SQLite would otherwise reuse a deleted row's id, attaching old logs and results to a new row.
     sqlite_autoincrement=True,
 )
@@ -96,6 +98,8 @@ tokens = Table(
     # Tollway: requests and tokens per minute for this token; NULL or 0 leaves the group's default.
     Column("rpm_limit", Integer, nullable=True),
     Column("tpm_limit", BigInteger, nullable=True),
+    # Tollway: the part of `remain_quota` leased to running processes (storage/leases.py).
+    Column("leased", BigInteger, nullable=False, default=0, server_default="0"),
     sqlite_autoincrement=True,
 )
 
@@ -231,6 +235,42 @@ markers = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("version", BigInteger, default=0),
+)
+
+# Tollway: quota leases, one row per process (its journal id) and subject (`u` a user's quota, `t` a token's remain);
+# `amount` is what the process may still spend from memory, `expires_at` (database clock, unix seconds) when any
+# node may give it back if the process stops renewing it. The subject's `leased` column is the sum of its rows.
+leases = Table(
+    "tollway_leases",
+    metadata,
+    Column("owner", String(32), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("subject", Integer, primary_key=True, autoincrement=False),
+    Column("amount", BigInteger, nullable=False, default=0),
+    Column("expires_at", BigInteger, nullable=False, default=0, index=True),
+    Column("node", String(191), default=""),
+)
+
+# Tollway: what changed (a user, token, channel, the options, a lease recall), written in the transaction of the
+# change and polled by every process (operations/changes.py), so no node waits for a full reload.
+changes = Table(
+    "tollway_changes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String(64), nullable=False, default=""),
+    Column("origin", String(32), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False, default=0, index=True),
+    sqlite_autoincrement=True,
+)
+
+# Tollway: small shared states of operations as JSON (the progress of a channel test run, visible to every worker).
+state = Table(
+    "tollway_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("updated_at", BigInteger, nullable=False, default=0),
 )
 
 # Tollway: a check value of the key that seals upstream keys (crypto.KeyBox.check_value), written on the first

@@ -10,17 +10,34 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tollway.options import Options, serialize
 from tollway.routing.selector import abilities
-from tollway.storage import markers, rollups, schema
+from tollway.storage import changes, rollups, schema
 from tollway.storage.cache import Row, split_list
 from tollway.storage.keeper import Keeper, read_options
+from tollway.storage.leases import TOKEN, USER
 
 LOG_TOPUP, LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST = 1, 2, 3, 4, 5
+
+
+async def _record(keeper: Keeper, conn: AsyncConnection, kind: str, refs: Sequence[object] = ("",)) -> None:
+    """Record the change in the write's transaction, for other processes (storage/changes.py)."""
+    await changes.record(conn, kind, refs, origin=keeper.leases.owner)
+
+
+def _announce(keeper: Keeper, kind: str, refs: Iterable[object]) -> None:
+    """After the commit: tell other processes at once (operations/changes.py), and give back this process's slice of
+    a user or token whose balance an operator may have set, so that the new figure governs from the next take."""
+    for ref in refs:
+        if kind in (changes.USER, changes.TOKEN):
+            keeper.leases.changed((USER if kind == changes.USER else TOKEN, int(str(ref))))
+        if keeper.announce is not None:
+            keeper.announce(kind, str(ref))
 
 
 async def _one(conn: AsyncConnection, table: Any, row_id: int) -> Row:
@@ -37,7 +54,9 @@ async def insert_user(keeper: Keeper, values: dict[str, Any]) -> Row:
     async with keeper.lock, keeper.engine.begin() as conn:
         result = await conn.execute(insert(schema.users).values(**values))
         row = await _one(conn, schema.users, result.inserted_primary_key[0])  # type: ignore[index]
+        await _record(keeper, conn, changes.USER, [row["id"]])
     keeper.cache.put_user(row)
+    _announce(keeper, changes.USER, [row["id"]])
     return row
 
 
@@ -51,20 +70,24 @@ async def update_user(keeper: Keeper, user_id: int, values: dict[str, Any]) -> R
         if "quota" in values:
             await keeper.flush_locked()
         async with keeper.engine.begin() as conn:
+            await _record(keeper, conn, changes.USER, [user_id])
             if values:
                 await conn.execute(update(schema.users).where(schema.users.c.id == user_id).values(**values))
             row = await _one(conn, schema.users, user_id)
     keeper.cache.put_user(row)
+    _announce(keeper, changes.USER, [user_id])
     return row
 
 
 async def add_user_quota(keeper: Keeper, user_id: int, amount: int) -> Row:
     """Add to (or take from) a user's quota as a delta, so charges in flight are kept."""
     async with keeper.lock, keeper.engine.begin() as conn:
+        await _record(keeper, conn, changes.USER, [user_id])
         await conn.execute(update(schema.users).where(schema.users.c.id == user_id)
                            .values(quota=schema.users.c.quota + amount))
         row = await _one(conn, schema.users, user_id)
     keeper.cache.put_user(row)
+    _announce(keeper, changes.USER, [user_id])
     return row
 
 
@@ -75,7 +98,9 @@ async def insert_token(keeper: Keeper, values: dict[str, Any]) -> Row:
     async with keeper.lock, keeper.engine.begin() as conn:
         result = await conn.execute(insert(schema.tokens).values(**values))
         row = await _one(conn, schema.tokens, result.inserted_primary_key[0])  # type: ignore[index]
+        await _record(keeper, conn, changes.TOKEN, [row["id"]])
     keeper.cache.put_token(row)
+    _announce(keeper, changes.TOKEN, [row["id"]])
     return row
 
 
@@ -85,16 +110,20 @@ async def update_token(keeper: Keeper, token_id: int, values: dict[str, Any]) ->
         if "remain_quota" in values:
             await keeper.flush_locked()
         async with keeper.engine.begin() as conn:
+            await _record(keeper, conn, changes.TOKEN, [token_id])
             await conn.execute(update(schema.tokens).where(schema.tokens.c.id == token_id).values(**values))
             row = await _one(conn, schema.tokens, token_id)
     keeper.cache.put_token(row)
+    _announce(keeper, changes.TOKEN, [token_id])
     return row
 
 
 async def delete_token(keeper: Keeper, token_id: int) -> None:
     async with keeper.lock, keeper.engine.begin() as conn:
+        await _record(keeper, conn, changes.TOKEN, [token_id])
         await conn.execute(delete(schema.tokens).where(schema.tokens.c.id == token_id))
     keeper.cache.drop_token(token_id)
+    _announce(keeper, changes.TOKEN, [token_id])
 
 
 # -- channels (and their abilities) --------------------------------------------------------------------------
@@ -120,19 +149,23 @@ async def insert_channels(keeper: Keeper, rows: Sequence[dict[str, Any]]) -> lis
             row = await _one(conn, schema.channels, result.inserted_primary_key[0])  # type: ignore[index]
             await write_abilities(conn, row)
             created.append(row)
+        await _record(keeper, conn, changes.CHANNEL, [row["id"] for row in created])
     for row in created:
         keeper.cache.put_channel(row, reroute=False)
     keeper.cache.reroute()
+    _announce(keeper, changes.CHANNEL, [row["id"] for row in created])
     return created
 
 
 async def update_channel(keeper: Keeper, channel_id: int, values: dict[str, Any]) -> Row:
     async with keeper.lock, keeper.engine.begin() as conn:
+        await _record(keeper, conn, changes.CHANNEL, [channel_id])
         if values:
             await conn.execute(update(schema.channels).where(schema.channels.c.id == channel_id).values(**values))
         row = await _one(conn, schema.channels, channel_id)
         await write_abilities(conn, row)
     keeper.cache.put_channel(row)
+    _announce(keeper, changes.CHANNEL, [channel_id])
     return row
 
 
@@ -151,7 +184,9 @@ async def set_channel_status(keeper: Keeper, channel_id: int, status: int, reaso
             return None
         row = await _one(conn, table, channel_id)
         await write_abilities(conn, row)
+        await _record(keeper, conn, changes.CHANNEL, [channel_id])
     keeper.cache.put_channel(row)
+    _announce(keeper, changes.CHANNEL, [channel_id])
     return row
 
 
@@ -160,11 +195,13 @@ async def delete_channels(keeper: Keeper, channel_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     async with keeper.lock, keeper.engine.begin() as conn:
+        await _record(keeper, conn, changes.CHANNEL, ids)
         await conn.execute(delete(schema.abilities).where(schema.abilities.c.channel_id.in_(ids)))
         result = await conn.execute(delete(schema.channels).where(schema.channels.c.id.in_(ids)))
     for channel_id in ids:
         keeper.cache.channels.pop(channel_id, None)
     keeper.cache.reroute()
+    _announce(keeper, changes.CHANNEL, ids)
     return result.rowcount or 0
 
 
@@ -175,14 +212,17 @@ async def set_option(keeper: Keeper, key: str, value: Any) -> None:
     """Store an already validated option value and apply it at once."""
     text = serialize(key, value)
     async with keeper.lock, keeper.engine.begin() as conn:
+        # Recorded first (a write before any read: see storage/database.py begin_write); other processes reload the
+        # options when they see it.
+        await _record(keeper, conn, changes.OPTIONS)
         found = await conn.execute(select(schema.options.c.key).where(schema.options.c.key == key))
         if found.first() is None:
             await conn.execute(insert(schema.options).values(key=key, value=text))
         else:
             await conn.execute(update(schema.options).where(schema.options.c.key == key).values(value=text))
-        await markers.bump(conn, markers.OPTIONS)  # other nodes reload options when they see it move
         stored = await read_options(conn)
     keeper.cache.options = Options(stored)
+    _announce(keeper, changes.OPTIONS, [""])
 
 
 async def write_log(keeper: Keeper, *, user_id: int, username: str, kind: int, content: str, quota: int = 0,
@@ -229,12 +269,14 @@ async def redeem(keeper: Keeper, key: str, user_id: int) -> tuple[Row, Row]:
         if int(balance) + quota > 2**63 - 1:
             raise RedeemRefused("the code would make the quota larger than the database can hold")
         await conn.execute(update(users).where(users.c.id == user_id).values(quota=users.c.quota + quota))
+        await _record(keeper, conn, changes.USER, [user_id])
         user = await _one(conn, users, user_id)
         log = {"user_id": user_id, "username": user["username"], "type": LOG_TOPUP, "quota": quota,
                "created_at": now, "content": f"redeemed code #{code['id']} \"{code['name']}\" for {quota} quota"}
         if keeper.log_engine is keeper.engine:
             await conn.execute(insert(schema.logs).values(**log))
     keeper.cache.put_user(user)
+    _announce(keeper, changes.USER, [user_id])
     if keeper.log_engine is not keeper.engine:
         async with keeper.log_engine.begin() as log_conn:
             await log_conn.execute(insert(schema.logs).values(**log))
@@ -250,7 +292,7 @@ async def set_code_status(keeper: Keeper, code_id: int, status: int) -> bool:
     return bool(result.rowcount)
 
 
-def _replace(dialect: str, table: Any, row: dict[str, Any], keys: Sequence[str]) -> Any:
+def replace_row(dialect: str, table: Any, row: dict[str, Any], keys: Sequence[str]) -> Any:
     """INSERT a row, or overwrite the one with the same key, in each database's dialect."""
     if dialect in ("mysql", "mariadb"):
         stmt = mysql.insert(table).values(row)
@@ -267,7 +309,7 @@ async def record_channel_test(keeper: Keeper, channel_id: int, response_time: in
     async with keeper.lock, keeper.engine.begin() as conn:
         await conn.execute(update(channels).where(channels.c.id == channel_id)
                            .values(response_time=response_time, test_time=result["test_at"]))
-        await conn.execute(_replace(conn.dialect.name, schema.channel_tests, result, ("channel_id", "model")))
+        await conn.execute(replace_row(conn.dialect.name, schema.channel_tests, result, ("channel_id", "model")))
 
 
 async def set_channel_balance(keeper: Keeper, channel_id: int, balance: float, updated: int) -> None:
@@ -276,3 +318,21 @@ async def set_channel_balance(keeper: Keeper, channel_id: int, balance: float, u
     async with keeper.lock, keeper.engine.begin() as conn:
         await conn.execute(update(channels).where(channels.c.id == channel_id)
                            .values(balance=balance, balance_updated_time=updated))
+
+
+async def save_state(keeper: Keeper, name: str, value: dict[str, Any]) -> None:
+    """Store a shared operation state (a channel test run's progress) for every worker to read."""
+    row = {"name": name, "value": orjson.dumps(value).decode(), "updated_at": int(time.time())}
+    async with keeper.engine.begin() as conn:
+        await conn.execute(replace_row(conn.dialect.name, schema.state, row, ("name",)))
+
+
+async def read_state(keeper: Keeper, name: str) -> tuple[dict[str, Any], int] | None:
+    """A shared operation state and when it was stored, or None."""
+    async with keeper.engine.connect() as conn:
+        found = (await conn.execute(select(schema.state.c.value, schema.state.c.updated_at)
+                                    .where(schema.state.c.name == name))).first()
+    if found is None or not found[0]:
+        return None
+    value = orjson.loads(found[0])
+    return (value, int(found[1] or 0)) if isinstance(value, dict) else None
