@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,21 @@ def add_channel(port: int, mock_url: str) -> None:
 
 def test_sigkill_under_load_loses_no_answered_call_and_bills_none_twice(
         tmp_path: Path, database: dict[str, str], mock: OpenAIMock, mock_url: str) -> None:
+    """The whole node (supervisor and its workers, one per CPU by default) is killed, as by the OOM killer."""
+    kill_cycles(tmp_path, database, mock_url, lambda process: os.killpg(process.pid, signal.SIGKILL))
+
+
+def test_a_killed_supervisor_s_workers_finish_and_a_restart_waits_for_the_port(
+        tmp_path: Path, mock: OpenAIMock, mock_url: str) -> None:
+    """Only the supervisor of two workers is killed: the workers notice, finish their calls and write them, and a
+    supervisor started at once waits for them to let go of the port instead of failing."""
+    kill_cycles(tmp_path, {"WORKERS": "2"}, mock_url, lambda process: process.send_signal(signal.SIGKILL),
+                serving_after_kill=True)
+
+
+def kill_cycles(tmp_path: Path, database: dict[str, str], mock_url: str, kill: Callable[[subprocess.Popen[str]], None],
+                *, serving_after_kill: bool = False) -> None:
+    """Kill a node under load at three moments, start it again, and check that every answered call is billed once."""
     port = free_port()
     # Flushes every 2 s: each kill finds some charges written and some only in the journal.
     env = node_env(database, BATCH_UPDATE_INTERVAL="2")
@@ -158,6 +173,8 @@ def test_sigkill_under_load_loses_no_answered_call_and_bills_none_twice(
     killed_in_flight = 0
     for cycle, moment in enumerate((0.2, 2.1, 4.0)):
         process = start(tmp_path, port, **env)
+        if serving_after_kill:
+            until_workers(process, port)
         if cycle == 0:
             add_channel(port, mock_url)
         load = Load(f"http://127.0.0.1:{port}", f"sk-{ROOT_TOKEN}", concurrency=32, stream=cycle == 1).start()
@@ -166,15 +183,18 @@ def test_sigkill_under_load_loses_no_answered_call_and_bills_none_twice(
             time.sleep(0.05)  # the moments count from the first answer, however busy the machine is
         time.sleep(moment)
         killed_at = time.monotonic()
-        process.send_signal(signal.SIGKILL)
+        kill(process)
         process.wait(30)
         load.stop()
         answered += sum(1 for done in load.answered if done <= killed_at)
-        killed_in_flight += 32
+        # Workers that outlive their supervisor answer calls until they notice, each billed.
+        killed_in_flight += len(load.answered) if serving_after_kill else 32
         assert load.answered, f"no call was answered in cycle {cycle}"
     # The next start replays what the journals hold; a second start finds nothing more to write.
     for _ in range(2):
         process = start(tmp_path, port, **env)
+        if serving_after_kill:
+            until_workers(process, port)
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=60)
     figures = asyncio.run(_figures(database, tmp_path))
@@ -184,6 +204,24 @@ def test_sigkill_under_load_loses_no_answered_call_and_bills_none_twice(
     assert figures["logged"] == figures["used"] == figures["token_used"] == figures["channel_used"] > 0, figures
     assert figures["requests"] == figures["logs"], figures
     assert not list((tmp_path / "data" / "journal").glob("*.jnl"))
+
+
+def until_workers(process: subprocess.Popen[str], port: int) -> None:
+    """Wait until this supervisor has bound the port and started workers: until then the workers of the killed one
+    may be the ones answering."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if children.read_text().split():
+            start_deadline = time.monotonic() + 30
+            while time.monotonic() < start_deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=1).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        time.sleep(0.1)
+    raise AssertionError(f"the supervisor started no workers: {process.stderr.read() if process.stderr else ''}")
 
 
 def test_sigterm_with_hundreds_of_calls_in_flight_ends_within_its_grace(

@@ -29,7 +29,9 @@ def free_port() -> int:
 def start(tmp_path: Path, port: int, **env: str) -> subprocess.Popen[str]:
     environ = {**os.environ, "SQLITE_PATH": str(tmp_path / "data" / "tollway.db"), "PORT": str(port),
                "TOLLWAY_DATA_DIR": str(tmp_path / "data"), **env}
-    process = subprocess.Popen([*TOLLWAY, "serve"], cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True)
+    # Its own process group, so that a test can kill the supervisor and its workers at once, as a crash would.
+    process = subprocess.Popen([*TOLLWAY, "serve"], cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from tollway import __version__
-from tollway.cli.processes import configure_logging, default_workers
+from tollway.cli.processes import configure_logging, default_workers, wait_for_port
 from tollway.crypto import load_instance_secret
 from tollway.settings import Settings
 
@@ -32,6 +32,8 @@ def serve(settings: Settings, port: int | None, workers: int | None) -> None:
         "timeout_graceful_shutdown": int(settings.shutdown_timeout_s),
         "proxy_headers": True,
     }
+    # Orphaned workers of a killed supervisor stop within their grace period and the flush after it.
+    wait_for_port(common["host"], common["port"], settings.shutdown_timeout_s + 15)
     if count == 1:
         from tollway.app import create_app
 

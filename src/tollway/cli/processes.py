@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -65,6 +66,31 @@ def _memory_bytes() -> int:
     with contextlib.suppress(ValueError, OSError, AttributeError):
         known.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     return min(known) if known else 0
+
+
+def wait_for_port(host: str, port: int, patience_s: float) -> None:
+    """Wait up to `patience_s` while another process holds the port, then let the server's own bind report it.
+
+    Workers of a supervisor killed with SIGKILL keep the listening socket while they finish their calls and write
+    their charges (see `_follow_parent`); a supervisor restarted at once would otherwise exit with "address already
+    in use" and leave the node down."""
+    deadline = time.monotonic() + patience_s
+    told = False
+    while True:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return
+        if not told:
+            logging.getLogger("tollway").warning(
+                "port %s is in use (workers of a stopped Tollway finishing their calls?); waiting up to %.0f s",
+                port, patience_s)
+            told = True
+        time.sleep(0.2)
 
 
 def configure_logging(settings: Settings) -> None:
