@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from tollway.limits.limiter import Limiter
 from tollway.metrics.meters import Metrics
-from tollway.operations import notices
 from tollway.routing.health import Health
-
-if TYPE_CHECKING:
-    from tollway.services import Services
+from tollway.settings import Settings
+from tollway.storage.keeper import Keeper
 
 
 @dataclass
@@ -23,12 +22,14 @@ class Guards:
     metrics: Metrics
 
 
-def open_guards(services: Services) -> Guards:
-    """Build and start them; the relay and the keeper report to them (see the README's wiring notes)."""
-    metrics = Metrics(shared_dir=services.settings.metrics_dir)
-    health = Health(services.keeper, lambda title, content: notices.notify(services, title, content), watcher=metrics)
-    limits = Limiter(services.cache, services.accounts.redis)
-    keeper = services.keeper
+def open_guards(settings: Settings, keeper: Keeper, redis: Any | None, notify: Callable[[str, str], None]) -> Guards:
+    """Build and start them; the relay and the keeper report to them (see the README's wiring notes).
+
+    `redis` is the shared Redis client (REDIS_CONN_STRING) or None; `notify` tells the operator (operations/notices.py).
+    """
+    metrics = Metrics(shared_dir=settings.metrics_dir)
+    health = Health(keeper, notify, watcher=metrics)
+    limits = Limiter(keeper.cache, redis)
     metrics.watch("tollway_pairs_cooling", "(channel, model) pairs routing skips while they cool down",
                   lambda: sum(len(models) for models in health.pairs.cooling.values()))
     metrics.watch("tollway_channels_disabling", "Channels with a fatal error whose disable is being written",

@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from dataclasses import dataclass
 
 from tollway.accounts.services import AccountServices, close_accounts, open_accounts
 from tollway.aiproxy.admin_key import AdminKey
@@ -16,7 +14,11 @@ from tollway.billing import tokenizer
 from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox
 from tollway.guards import Guards, close_guards, open_guards
+from tollway.operations.balances import BalanceUpdater
+from tollway.operations.changes import ChangeFollower
+from tollway.operations.channel_tests import ChannelTester
 from tollway.operations.jobs import Operations
+from tollway.operations.notices import Notices
 from tollway.relay.adaptors.registry import Adaptors
 from tollway.relay.aiohttp_transport import AiohttpTransport
 from tollway.relay.auth import Authenticator
@@ -26,9 +28,10 @@ from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Relay
 from tollway.relay.policy import Policy
 from tollway.relay.transport import Transport
+from tollway.routing.router import Router
 from tollway.settings import Settings
 from tollway.storage.cache import Cache
-from tollway.storage.database import create_engine, log_url, main_url
+from tollway.storage.database import Engine, create_engine, log_url, main_url
 from tollway.storage.keeper import Keeper
 from tollway.storage.migrate import check_key, migrate, upgrade, wait_for_schema
 
@@ -40,19 +43,21 @@ class Services:
     """Everything a request handler may use."""
 
     settings: Settings
-    engine: AsyncEngine
-    log_engine: AsyncEngine
+    engine: Engine
+    log_engine: Engine
     keybox: KeyBox
     cache: Cache
+    router: Router  # the routing table over the cache's channels
     keeper: Keeper
     ledger: Ledger
     transport: Transport
     relay: Relay
     auth: Authenticator
     started_at: int
-    operations: Operations = field(init=False)  # started once the rest exists
-    guards: Guards = field(init=False)  # channel health, relay rate limits, metrics
     accounts: AccountServices
+    guards: Guards  # channel health, relay rate limits, metrics
+    notices: Notices
+    operations: Operations  # started once the rest exists
 
 
 def open_transport(settings: Settings) -> Transport:
@@ -78,6 +83,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
             await wait_for_schema(log_engine, role="logs")
         await check_key(engine, keybox)
     cache = Cache(keybox)
+    router = Router(cache)
     keeper = Keeper(
         engine, log_engine, cache,
         flush_interval=settings.batch_update_interval_s,
@@ -94,21 +100,35 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     images = ImageFetcher.from_settings(settings)
     ledger = Ledger(cache, keeper)
     dialogue = Dialogue(transport, images)
-    relay = Relay(cache, ledger, dialogue, Adaptors(settings), Policy.from_settings(settings))
+    relay = Relay(cache, router, ledger, dialogue, Adaptors(settings), Policy.from_settings(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice
+    notices = Notices(cache, engine, accounts.mailer)
+    guards = relay.guards = open_guards(settings, keeper, accounts.redis, notices.notify)
+    keeper.on_flushed = guards.metrics.flushed
+    operations = open_operations(settings, keeper, log_engine, relay, transport, guards, notices, accounts)
+    relay.catch_up = operations.follower.catch_up
     services = Services(
-        settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, keeper=keeper,
-        ledger=ledger, transport=transport, relay=relay,
+        settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, router=router,
+        keeper=keeper, ledger=ledger, transport=transport, relay=relay,
         auth=Authenticator(cache, keeper, AdminKey(settings.admin_key)),
-        started_at=int(time.time()), accounts=accounts,
+        started_at=int(time.time()), accounts=accounts, guards=guards, notices=notices, operations=operations,
     )
-    services.guards = relay.guards = open_guards(services)
-    keeper.on_flushed = services.guards.metrics.flushed
-    services.operations = Operations(services)
-    relay.catch_up = services.operations.follower.catch_up
-    await services.operations.start()
+    await operations.start()
     return services
+
+
+def open_operations(settings: Settings, keeper: Keeper, log_engine: Engine, relay: Relay, transport: Transport,
+                    guards: Guards, notices: Notices, accounts: AccountServices) -> Operations:
+    """The background jobs, each given only what it uses; the change follower also carries session changes."""
+    follower = ChangeFollower(keeper, accounts.redis)
+    follower.sessions = accounts.sessions
+    accounts.sessions.announce = follower.announce
+    return Operations(
+        settings, keeper.engine, log_engine, follower=follower,
+        tester=ChannelTester(settings, keeper, relay, guards.health, notices),
+        balances=BalanceUpdater(settings, keeper, transport, notices),
+    )
 
 
 async def stop(services: Services, grace: float = 10.0) -> None:

@@ -7,8 +7,8 @@ import secrets
 from tests.storage.conftest import Store
 from tollway.billing.ledger import Ledger
 from tollway.operations.changes import ChangeFollower
+from tollway.routing.router import Router
 from tollway.storage import changes, markers, writes
-from tollway.storage.database import begin_write
 from tollway.storage.leases import TOKEN, USER
 
 
@@ -17,6 +17,7 @@ async def test_management_writes_reach_another_process(store: Store) -> None:
     other's cache after one poll (no full reload); a deleted token is gone from it."""
     user, token, channel = await store.seed()
     other = store.new_keeper()
+    routes = Router(other.cache)
     await other.reload()
     follower = ChangeFollower(other)
     await follower.start()
@@ -32,7 +33,7 @@ async def test_management_writes_reach_another_process(store: Store) -> None:
     assert await follower.poll() == 5
     assert theirs.tokens_by_id[token.id].status == 2 and theirs.tokens[made["key"]].remain.value == 5
     assert theirs.users[user.id].status == 2
-    assert theirs.channels[channel.id].priority == 7 and theirs.routes.models("default") == ["gpt-4o"]
+    assert theirs.channels[channel.id].priority == 7 and routes.table.models("default") == ["gpt-4o"]
     assert theirs.options.retry_times == 3
     await writes.delete_token(store.keeper, made["id"])
     await writes.delete_channels(store.keeper, [channel.id])
@@ -79,8 +80,7 @@ async def test_a_recall_makes_another_process_give_back_its_slice(store: Store) 
     assert theirs.quota.lease == 0
     rows = await store.backend.sql("SELECT kind FROM tollway_leases")
     assert rows == [{"kind": TOKEN}]  # the token's slice was not recalled
-    async with begin_write(store.backend.engine) as conn:
-        assert await changes.prune(conn, 2**40) > 0
+    assert await changes.prune(store.backend.engine, 2**40) > 0
 
 
 async def test_a_job_turn_goes_to_one_process(store: Store) -> None:

@@ -13,21 +13,21 @@ import datetime
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from tollway.errors import UpstreamError
-from tollway.operations import notices
+from tollway.operations.notices import Notices
 from tollway.relay.adaptors.base import UpstreamRequest
 from tollway.relay.redaction import redact, secrets_of
+from tollway.relay.transport import Transport
 from tollway.routing import channel_types
+from tollway.settings import Settings
 from tollway.storage import writes
 from tollway.storage.cache import ChannelEntry
-
-if TYPE_CHECKING:
-    from tollway.services import Services
+from tollway.storage.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,17 @@ FETCHERS: dict[int, Fetcher] = {
 class BalanceUpdater:
     """Queries and stores channel balances."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, settings: Settings, keeper: Keeper, transport: Transport, notices: Notices) -> None:
+        self.settings = settings
+        self.keeper = keeper
+        self.cache = keeper.cache
+        self.transport = transport
+        self.notices = notices
 
     async def _get(self, url: str, headers: dict[str, str]) -> Any:
         request = UpstreamRequest("GET", url, headers, timeout=REQUEST_TIMEOUT)
         try:
-            source = await self.services.transport.open(request)
+            source = await self.transport.open(request)
             body = await source.read()
         except UpstreamError as exc:
             raise BalanceError(f"cannot reach {urlsplit(url).hostname}: {exc.message}") from exc
@@ -189,17 +193,16 @@ class BalanceUpdater:
         except BalanceError as exc:
             # A provider's message may quote the key it was sent.
             raise BalanceError(redact(str(exc), secrets_of(channel.key))) from None
-        await writes.set_channel_balance(self.services.keeper, channel.id, balance, int(time.time()))
+        await writes.set_channel_balance(self.keeper, channel.id, balance, int(time.time()))
         return balance
 
     async def update_all(self) -> dict[str, Any]:
         """Update every enabled channel of a supported type; one with nothing left is disabled when auto-disable
         is on (One API disables it always). Answers what happened to each."""
-        services = self.services
-        channels = [c for _, c in sorted(services.cache.channels.items())
+        channels = [c for _, c in sorted(self.cache.channels.items())
                     if c.status == CHANNEL_ENABLED and c.type in FETCHERS]
-        skipped = sum(1 for c in services.cache.channels.values() if c.status == CHANNEL_ENABLED) - len(channels)
-        pause = services.settings.polling_interval_s
+        skipped = sum(1 for c in self.cache.channels.values() if c.status == CHANNEL_ENABLED) - len(channels)
+        pause = self.settings.polling_interval_s
         gate = asyncio.Semaphore(1 if pause else CONCURRENCY)
         updated: dict[int, float] = {}
         failed: list[dict[str, Any]] = []
@@ -212,12 +215,12 @@ class BalanceUpdater:
                 except BalanceError as exc:
                     failed.append({"id": channel.id, "name": channel.name, "message": str(exc)})
                 else:
-                    if balance <= 0 and services.cache.options["AutomaticDisableChannelEnabled"]:
-                        await writes.update_channel(services.keeper, channel.id, {"status": CHANNEL_AUTO_DISABLED})
+                    if balance <= 0 and self.cache.options["AutomaticDisableChannelEnabled"]:
+                        await writes.update_channel(self.keeper, channel.id, {"status": CHANNEL_AUTO_DISABLED})
                         disabled.append(channel.id)
                         log.warning("channel %s (#%s) disabled automatically: balance %s", channel.name,
                                     channel.id, balance)
-                        notices.notify(services, f"Channel {channel.name} (#{channel.id}) was disabled",
+                        self.notices.notify(f"Channel {channel.name} (#{channel.id}) was disabled",
                                        f"Channel {channel.name} (#{channel.id}) has no balance left ({balance}).")
                 if pause:
                     await asyncio.sleep(pause)

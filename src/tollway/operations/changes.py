@@ -15,11 +15,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from tollway.operations.retention import pause
 from tollway.options import Options
-from tollway.storage import changes, schema
+from tollway.storage import changes
 from tollway.storage.changes import Change
 from tollway.storage.keeper import Keeper, read_options
 from tollway.storage.leases import TOKEN, USER, Key
@@ -129,10 +127,10 @@ class ChangeFollower:
         keeper, cache = self.keeper, self.keeper.cache
         # Under the keeper's lock, as a reload: never between a flush's commit and its bookkeeping.
         async with keeper.lock, keeper.engine.connect() as conn:
-            tokens = await _rows(conn, schema.tokens, token_ids)
+            tokens = await changes.rows_changed(conn, changes.TOKEN, token_ids)
             user_ids |= {int(row["user_id"]) for row in tokens if row["user_id"] not in cache.users}
-            users = await _rows(conn, schema.users, user_ids)
-            channels = await _rows(conn, schema.channels, channel_ids)
+            users = await changes.rows_changed(conn, changes.USER, user_ids)
+            channels = await changes.rows_changed(conn, changes.CHANNEL, channel_ids)
             options = await read_options(conn) if changes.OPTIONS in wanted else None
         # No await from here on.
         for row in users:
@@ -144,11 +142,11 @@ class ChangeFollower:
         for token_id in token_ids - {int(row["id"]) for row in tokens}:
             cache.drop_token(token_id)
         for row in channels:
-            cache.put_channel(row, reroute=False)
+            cache.put_channel(row, announce=False)
         for channel_id in channel_ids - {int(row["id"]) for row in channels}:
             cache.channels.pop(channel_id, None)
         if channel_ids:
-            cache.reroute()
+            cache.channels_changed()
         if options is not None:
             cache.options = Options(options)
         for user_id in _ids(wanted.get(changes.USER)):
@@ -225,9 +223,3 @@ class ChangeFollower:
 
 def _ids(refs: set[str] | None) -> set[int]:
     return {int(ref) for ref in refs or () if ref.isdigit()}
-
-
-async def _rows(conn: Any, table: Any, ids: set[int]) -> list[Any]:
-    if not ids:
-        return []
-    return list((await conn.execute(select(table).where(table.c.id.in_(sorted(ids))))).mappings().all())

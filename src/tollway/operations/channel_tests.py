@@ -14,19 +14,20 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tollway.errors import InvalidRequest
-from tollway.operations import notices
 from tollway.operations.channel_rules import too_slow
+from tollway.operations.notices import Notices
 from tollway.operations.retention import pause
+from tollway.relay.pipeline import Relay
 from tollway.relay.probe import ProbeResult, probe
 from tollway.routing.fatal import fatal
+from tollway.routing.health import Health
+from tollway.settings import Settings
 from tollway.storage import markers, writes
 from tollway.storage.cache import ChannelEntry
-
-if TYPE_CHECKING:
-    from tollway.services import Services
+from tollway.storage.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,13 @@ class TestRun:
 class ChannelTester:
     """Tests channels and keeps the state of the current (or last) run."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, settings: Settings, keeper: Keeper, relay: Relay, health: Health, notices: Notices) -> None:
+        self.settings = settings
+        self.keeper = keeper
+        self.cache = keeper.cache
+        self.relay = relay
+        self.health = health
+        self.notices = notices
         self.run: TestRun | None = None
         self._task: asyncio.Task[None] | None = None
         self._probing: asyncio.Task[ProbeResult] | None = None
@@ -85,9 +91,8 @@ class ChannelTester:
 
     async def test(self, channel: ChannelEntry, model: str = "") -> ProbeResult:
         """Test one model of a channel now and record the result; as in One API, only runs switch channels."""
-        services = self.services
         chosen = pick_model(channel, model)
-        result = await probe(services.relay, channel, chosen, services.settings.test_prompt, timeout=PROBE_TIMEOUT)
+        result = await probe(self.relay, channel, chosen, self.settings.test_prompt, timeout=PROBE_TIMEOUT)
         self._report(channel, result)
         await self._record(channel, result, "")
         return result
@@ -95,7 +100,7 @@ class ChannelTester:
     def _report(self, channel: ChannelEntry, result: ProbeResult) -> None:
         """A passing test is the probe that ends a cool-down of the tested (channel, model) pair."""
         if result.success:
-            self.services.guards.health.probe_passed(channel, result.model)
+            self.health.probe_passed(channel, result.model)
 
     async def test_models(self, channel: ChannelEntry) -> list[ProbeResult]:
         """Test every model of a channel now, five at a time as AI Proxy does, and record each result."""
@@ -108,7 +113,7 @@ class ChannelTester:
         return list(await asyncio.gather(*(one(model) for model in channel.models or [DEFAULT_MODEL])))
 
     async def _record(self, channel: ChannelEntry, result: ProbeResult, note: str) -> None:
-        keeper, now = self.services.keeper, int(time.time())
+        keeper, now = self.keeper, int(time.time())
         elapsed = int(result.took * 1000)
         row = {"channel_id": channel.id, "model": result.model, "actual_model": result.actual_model,
                "channel_name": channel.name, "channel_type": channel.type, "success": result.success,
@@ -129,7 +134,7 @@ class ChannelTester:
         if self.running:
             raise InvalidRequest("a channel test run is already in progress; see GET /api/channel/test/status")
         statuses = SCOPES[scope]
-        channels = [c for _, c in sorted(self.services.cache.channels.items())
+        channels = [c for _, c in sorted(self.cache.channels.items())
                     if statuses is None or c.status in statuses]
         run = self.run = TestRun(scope, len(channels))
         self._task = asyncio.create_task(self._run(run, channels), name="tollway-channel-test")
@@ -147,7 +152,7 @@ class ChannelTester:
         if local is not None and local["running"]:
             return local
         try:
-            shared = await writes.read_state(self.services.keeper, RUN_STATE)
+            shared = await writes.read_state(self.keeper, RUN_STATE)
         except Exception:
             log.exception("reading the shared channel test state failed")
             shared = None
@@ -162,18 +167,17 @@ class ChannelTester:
 
     async def _share(self, run: TestRun) -> None:
         try:
-            await writes.save_state(self.services.keeper, RUN_STATE, run.view())
+            await writes.save_state(self.keeper, RUN_STATE, run.view())
         except Exception:
             log.exception("sharing the channel test run's progress failed")
 
     async def _run(self, run: TestRun, channels: list[ChannelEntry]) -> None:
-        services = self.services
         await self._share(run)
         try:
             for channel in channels:
                 if self._stopping:
                     break
-                if services.cache.channels.get(channel.id) is not channel:
+                if self.cache.channels.get(channel.id) is not channel:
                     run.total -= 1  # deleted since the run started
                     continue
                 run.current = channel.id
@@ -188,8 +192,8 @@ class ChannelTester:
                     run.failed += 1
                 run.done += 1
                 await self._share(run)
-                if services.settings.polling_interval_s:
-                    await asyncio.sleep(services.settings.polling_interval_s)
+                if self.settings.polling_interval_s:
+                    await asyncio.sleep(self.settings.polling_interval_s)
         finally:
             run.current = 0
             run.finished_at = int(time.time())
@@ -198,13 +202,12 @@ class ChannelTester:
                      run.scope, run.passed, run.failed, run.disabled, run.enabled)
 
     async def _test_in_run(self, run: TestRun, channel: ChannelEntry) -> None:
-        services = self.services
-        options = services.cache.options
+        options = self.cache.options
         was_enabled = channel.status == CHANNEL_ENABLED
         chosen = pick_model(channel, "")
         # Only the probe may be cancelled by stop(); the writes below always finish.
         self._probing = asyncio.create_task(
-            probe(services.relay, channel, chosen, services.settings.test_prompt, timeout=PROBE_TIMEOUT))
+            probe(self.relay, channel, chosen, self.settings.test_prompt, timeout=PROBE_TIMEOUT))
         try:
             result = await self._probing
         finally:
@@ -219,25 +222,25 @@ class ChannelTester:
             reasons.append(verdict.reason)
         note = ""
         if reasons and auto_disable:
-            await writes.set_channel_status(services.keeper, channel.id, CHANNEL_AUTO_DISABLED,
+            await writes.set_channel_status(self.keeper, channel.id, CHANNEL_AUTO_DISABLED,
                                             f"channel test: {'; '.join(reasons)}", only_from=(CHANNEL_ENABLED,))
             run.disabled.append(channel.id)
             note = f"; disabled automatically ({'; '.join(reasons)})"
             log.warning("channel %s (#%s) disabled automatically: %s", channel.name, channel.id, "; ".join(reasons))
-            notices.notify(services, f"Channel {channel.name} (#{channel.id}) was disabled",
+            self.notices.notify(f"Channel {channel.name} (#{channel.id}) was disabled",
                            f"Channel {channel.name} (#{channel.id}) was disabled automatically: {'; '.join(reasons)}")
         elif reasons:
             log.warning("channel %s (#%s) failed its test: %s", channel.name, channel.id, "; ".join(reasons))
         elif (channel.status == CHANNEL_AUTO_DISABLED and result.success
               and options["AutomaticEnableChannelEnabled"]):
             # Only channels Tollway disabled itself come back; one an operator switched off stays off.
-            await writes.set_channel_status(services.keeper, channel.id, CHANNEL_ENABLED,
+            await writes.set_channel_status(self.keeper, channel.id, CHANNEL_ENABLED,
                                             f"passed its test in {result.took:.2f} s",
                                             only_from=(CHANNEL_AUTO_DISABLED,))
-            services.guards.health.clear(channel.id)
+            self.health.clear(channel.id)
             run.enabled.append(channel.id)
             note = "; enabled again automatically"
-            notices.notify(services, f"Channel {channel.name} (#{channel.id}) was enabled again",
+            self.notices.notify(f"Channel {channel.name} (#{channel.id}) was enabled again",
                            f"Channel {channel.name} (#{channel.id}) passed its test and was enabled again.")
         if result.success:
             run.passed += 1
@@ -254,7 +257,7 @@ class ChannelTester:
             if self.running:
                 continue
             try:
-                if await markers.claim(self.services.engine, "channel-tests", minutes * 60):
+                if await markers.claim(self.keeper.engine, "channel-tests", minutes * 60):
                     self.start("all")
                     await self.wait()
             except Exception:

@@ -12,19 +12,15 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tollway.operations.balances import BalanceUpdater
 from tollway.operations.changes import ChangeFollower
 from tollway.operations.channel_tests import ChannelTester
 from tollway.operations.retention import FIRST_DELAY, DetailRetention, Retention, pause
+from tollway.settings import Settings
 from tollway.storage import changes, leases, markers
-from tollway.storage.database import begin_write
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    from tollway.services import Services
+from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +30,19 @@ CHANGES_KEPT_S = 600  # the change log keeps ten minutes (a process away longer 
 class Operations:
     """Background work of one process: the change follower and its share of the cluster's periodic jobs."""
 
-    def __init__(self, services: Services) -> None:
-        settings = services.settings
+    def __init__(self, settings: Settings, engine: Engine, log_engine: Engine, *, follower: ChangeFollower,
+                 tester: ChannelTester, balances: BalanceUpdater) -> None:
         self.settings = settings
-        self.engine = services.engine
-        self.tester = ChannelTester(services)
-        self.balances = BalanceUpdater(services)
-        self.retention = Retention(services.log_engine, settings.log_retention_days)
-        self.follower = ChangeFollower(services.keeper, services.accounts.redis)
-        self.follower.sessions = services.accounts.sessions
-        services.accounts.sessions.announce = self.follower.announce
+        self.engine = engine
+        self.tester = tester
+        self.balances = balances
+        self.retention = Retention(log_engine, settings.log_retention_days)
+        self.follower = follower
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = self.retention.stopping
         # Kept bodies expire after LOG_DETAIL_STORAGE_HOURS; 0 falls back to the log retention (AI Proxy's rule).
         detail_hours = settings.log_detail_storage_hours or settings.log_retention_days * 24
-        self.detail_retention = DetailRetention(services.log_engine, detail_hours, settings.clean_log_batch_size,
+        self.detail_retention = DetailRetention(log_engine, detail_hours, settings.clean_log_batch_size,
                                                 self.stopping)
 
     def _spawn(self, job: Coroutine[Any, Any, None], name: str) -> None:
@@ -81,15 +75,13 @@ class Operations:
             self._cluster_job("balances", minutes * 60, self.balances.update_all, look_s=min(60.0, minutes * 15))
 
     async def _reclaim(self) -> None:
-        async with begin_write(self.engine) as conn:
-            reclaimed = await leases.reclaim_expired(conn)
+        reclaimed = await leases.reclaim_all_expired(self.engine)
         for owner, (kind, subject), amount in reclaimed:
             log.warning("gave back %d quota of %s %s that stopped process %s had leased", amount,
                         "user" if kind == leases.USER else "token", subject, owner)
 
     async def _prune(self) -> None:
-        async with self.engine.begin() as conn:
-            await changes.prune(conn, int(time.time()) - CHANGES_KEPT_S)
+        await changes.prune(self.engine, int(time.time()) - CHANGES_KEPT_S)
 
     @property
     def jobs(self) -> list[str]:
@@ -111,7 +103,7 @@ class Operations:
         await self.follower.close()
 
 
-async def turns(engine: AsyncEngine, name: str, every_s: float, job: Callable[[], Awaitable[Any]],
+async def turns(engine: Engine, name: str, every_s: float, job: Callable[[], Awaitable[Any]],
                 stopping: asyncio.Event, *, look_s: float, first_s: float = 0.0) -> None:
     """Run `job` once every `every_s` seconds across the cluster: look every `look_s` seconds whether this process
     may claim the turn, until `stopping` is set."""

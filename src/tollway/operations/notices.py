@@ -9,55 +9,51 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from typing import TYPE_CHECKING
 
 import httpx2
-from sqlalchemy import select
 
-from tollway.storage import schema
-
-if TYPE_CHECKING:
-    from tollway.services import Services
+from tollway.accounts.mail import Mailer
+from tollway.storage.bootstrap import root_email
+from tollway.storage.cache import Cache
+from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
-ROLE_ROOT = 100
 _TIMEOUT_S = 10.0
-_pending: set[asyncio.Task[None]] = set()
 
 
-async def _root_email(services: Services) -> str:
-    users = schema.users
-    async with services.engine.connect() as conn:
-        found = await conn.execute(select(users.c.email).where(users.c.role >= ROLE_ROOT).order_by(users.c.id)
-                                   .limit(1))
-        return str(found.scalar() or "")
+class Notices:
+    """Sends notices with the options of `cache`, to root's address in `engine`'s users through `mailer`."""
 
+    def __init__(self, cache: Cache, engine: Engine, mailer: Mailer) -> None:
+        self.cache = cache
+        self.engine = engine
+        self.mailer = mailer
+        self._pending: set[asyncio.Task[None]] = set()
 
-async def deliver(services: Services, title: str, content: str) -> None:
-    """Send one notice now: Message Pusher, or mail to root; failures are logged, never raised."""
-    options = services.cache.options
-    address = str(options["MessagePusherAddress"] or "").strip()
-    try:
-        if address:
-            body = {"title": title, "description": title, "content": content,
-                    "token": str(options["MessagePusherToken"] or "")}
-            async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as client:
-                answer = await client.post(address, json=body)
-            if answer.status_code >= 400:
-                log.warning("Message Pusher refused the notice %r: status %s", title, answer.status_code)
-            return
-        email = await _root_email(services)
-        if not email:
-            log.info("notice not sent (no Message Pusher and root has no email): %s — %s", title, content)
-            return
-        await services.accounts.mailer.send(email, title, f"<p>{html.escape(content)}</p>")
-    except Exception as exc:  # a notice is best effort; the event itself is in the process log already
-        log.warning("could not send the notice %r: %s", title, exc)
+    async def deliver(self, title: str, content: str) -> None:
+        """Send one notice now: Message Pusher, or mail to root; failures are logged, never raised."""
+        options = self.cache.options
+        address = str(options["MessagePusherAddress"] or "").strip()
+        try:
+            if address:
+                body = {"title": title, "description": title, "content": content,
+                        "token": str(options["MessagePusherToken"] or "")}
+                async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as client:
+                    answer = await client.post(address, json=body)
+                if answer.status_code >= 400:
+                    log.warning("Message Pusher refused the notice %r: status %s", title, answer.status_code)
+                return
+            email = await root_email(self.engine)
+            if not email:
+                log.info("notice not sent (no Message Pusher and root has no email): %s — %s", title, content)
+                return
+            await self.mailer.send(email, title, f"<p>{html.escape(content)}</p>")
+        except Exception as exc:  # a notice is best effort; the event itself is in the process log already
+            log.warning("could not send the notice %r: %s", title, exc)
 
-
-def notify(services: Services, title: str, content: str) -> None:
-    """Send a notice in the background."""
-    task = asyncio.get_running_loop().create_task(deliver(services, title, content))
-    _pending.add(task)  # keep a reference until it is done, or the loop may drop it
-    task.add_done_callback(_pending.discard)
+    def notify(self, title: str, content: str) -> None:
+        """Send a notice in the background."""
+        task = asyncio.get_running_loop().create_task(self.deliver(title, content))
+        self._pending.add(task)  # keep a reference until it is done, or the loop may drop it
+        task.add_done_callback(self._pending.discard)

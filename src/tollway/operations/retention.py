@@ -8,9 +8,8 @@ import contextlib
 import logging
 import time
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tollway.storage import call_sums, log_details
+from tollway.storage.database import Engine
 from tollway.storage.log_deletion import delete_before
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ PAUSE = 0.05  # seconds between batches, so the keeper's writes get the database
 class Retention:
     """Deletes logs past the retention period from the log database."""
 
-    def __init__(self, log_engine: AsyncEngine, days: int) -> None:
+    def __init__(self, log_engine: Engine, days: int) -> None:
         self.log_engine = log_engine
         self.days = days
         self.stopping = asyncio.Event()
@@ -50,7 +49,7 @@ class DetailRetention:
     INTERVAL = 60.0  # seconds between runs: FastGPT keeps bodies for one hour
     MINUTE_SUMS_DAYS = 31
 
-    def __init__(self, log_engine: AsyncEngine, hours: int, batch: int, stopping: asyncio.Event) -> None:
+    def __init__(self, log_engine: Engine, hours: int, batch: int, stopping: asyncio.Event) -> None:
         self.log_engine = log_engine
         self.hours = hours
         self.batch = batch
@@ -63,8 +62,7 @@ class DetailRetention:
         if self.hours > 0:
             deleted = await log_details.delete_before(self.log_engine, int(now - self.hours * 3600), batch=self.batch,
                                                       pause=PAUSE, going=lambda: not self.stopping.is_set())
-        async with self.log_engine.begin() as conn:
-            await call_sums.prune_minutes(conn, int(now - self.MINUTE_SUMS_DAYS * 86400))
+        await call_sums.prune_minutes(self.log_engine, int(now - self.MINUTE_SUMS_DAYS * 86400))
         if deleted:
             log.info("log detail retention: deleted %d request/response bodies older than %d hours", deleted,
                      self.hours)

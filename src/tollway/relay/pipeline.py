@@ -33,6 +33,7 @@ from tollway.relay.settlement import Settlement
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
+from tollway.routing.router import Router
 from tollway.storage.cache import Cache, ChannelEntry
 
 if TYPE_CHECKING:
@@ -47,9 +48,10 @@ _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
 class Relay:
     """Relays OpenAI-format calls to channels; built once at startup."""
 
-    def __init__(self, cache: Cache, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors,
+    def __init__(self, cache: Cache, router: Router, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors,
                  policy: Policy | None = None) -> None:
         self.cache = cache
+        self.router = router
         self.ledger = ledger
         self.dialogue = dialogue
         self.adaptors = adaptors
@@ -159,17 +161,18 @@ class Relay:
                 raise PermissionDenied(f"channel {channel.id} is disabled", code="channel_disabled")
             return channel
         group = caller.user.group
-        if caller.admin and not self.cache.routes.serves(group, call.model):
+        routes = self.router.table
+        if caller.admin and not routes.serves(group, call.model):
             # The admin key reaches every group's channels, as AI Proxy's internal group reaches every set.
-            group = next((g for g in self.cache.routes.groups() if self.cache.routes.serves(g, call.model)), group)
+            group = next((g for g in routes.groups() if routes.serves(g, call.model)), group)
         health = self.guards.health if self.guards is not None else None
-        channel = self.cache.routes.pick(group, call.model, tried, health)
+        channel = routes.pick(group, call.model, tried, health)
         if call.inbound is not None and call.inbound.refused is not None:
             # Chat cannot carry this call: only channels that take the client's API natively can serve it.
             skipped: set[int] = set()
             while channel is not None and self._native(call, channel) is None:
                 skipped.add(channel.id)
-                channel = self.cache.routes.pick(group, call.model, tried | skipped, health)
+                channel = routes.pick(group, call.model, tried | skipped, health)
         return channel
 
     def _native(self, call: Call, channel: ChannelEntry) -> Adaptor | None:

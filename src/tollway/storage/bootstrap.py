@@ -1,4 +1,4 @@
-"""First start: the root account, One API's initial root token and access token, and sealing plain keys."""
+"""First start: the root account, One API's initial root token and access token, sealing plain keys; root's address."""
 
 from __future__ import annotations
 
@@ -69,3 +69,12 @@ def announce(password: str | None) -> None:
     if password is not None:
         print(f"\n  Tollway created the root account.\n  username: root\n  password: {password}\n"
               "  Sign in and change it; this password is not shown again.\n", file=sys.stderr, flush=True)
+
+
+async def root_email(engine: AsyncEngine) -> str:
+    """The email address of the first root user ("" when it has none), where notices go without Message Pusher."""
+    users = schema.users
+    async with engine.connect() as conn:
+        found = await conn.execute(select(users.c.email).where(users.c.role >= ROLE_ROOT).order_by(users.c.id)
+                                   .limit(1))
+        return str(found.scalar() or "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,6 @@ import orjson
 
 from tollway.crypto import KeyBox
 from tollway.options import Options
-from tollway.routing.selector import RoutingTable
 from tollway.storage.channel_secrets import open_config
 
 log = logging.getLogger(__name__)
@@ -138,7 +137,10 @@ def _json_object(text: str | None) -> dict[str, Any]:
 
 
 class Cache:
-    """Users, tokens, channels, routes and options held in memory for the request path."""
+    """Users, tokens, channels and options held in memory for the request path.
+
+    What is built from the channels (routing/router.py's routing table) watches them through `watch_channels`.
+    """
 
     def __init__(self, keybox: KeyBox) -> None:
         self.keybox = keybox
@@ -148,7 +150,7 @@ class Cache:
         self.channels: dict[int, ChannelEntry] = {}
         self.access_tokens: dict[str, int] = {}
         self.options = Options()
-        self.routes = RoutingTable.build([])
+        self._channel_watchers: list[Callable[[], None]] = []
         # Entries with settled quota the database does not have yet; the keeper drains these.
         self.dirty_users: set[UserEntry] = set()
         self.dirty_tokens: set[TokenEntry] = set()
@@ -225,8 +227,9 @@ class Cache:
 
     # -- channels ----------------------------------------------------------------------------------------
 
-    def put_channel(self, row: Row, *, reroute: bool = True) -> ChannelEntry:
-        """Insert or refresh a channel from its database row (opening its sealed key)."""
+    def put_channel(self, row: Row, *, announce: bool = True) -> ChannelEntry:
+        """Insert or refresh a channel from its database row (opening its sealed key); `announce=False` leaves telling
+        the watchers to the caller, once a batch of channels is in."""
         entry = self.channels.get(row["id"])
         if entry is None:
             entry = self.channels[row["id"]] = ChannelEntry(
@@ -261,17 +264,26 @@ class Cache:
         entry.config = config
         entry.system_prompt = row["system_prompt"] or ""
         entry.used.stored = int(row["used_quota"] or 0)
-        if reroute:
-            self.reroute()
+        if announce:
+            self.channels_changed()
         return entry
 
     def drop_channel(self, channel_id: int) -> None:
         if self.channels.pop(channel_id, None) is not None:
-            self.reroute()
+            self.channels_changed()
 
-    def reroute(self) -> None:
-        """Rebuild the routing table after channels changed."""
-        self.routes = RoutingTable.build(c for c in self.channels.values() if not c.unreadable)
+    def routable_channels(self) -> list[ChannelEntry]:
+        """The channels whose key and config could be opened (the others are left out of routing)."""
+        return [c for c in self.channels.values() if not c.unreadable]
+
+    def watch_channels(self, watcher: Callable[[], None]) -> None:
+        """Call `watcher` (synchronously, without awaiting) every time the channels change."""
+        self._channel_watchers.append(watcher)
+
+    def channels_changed(self) -> None:
+        """Tell the watchers that channels were added, changed or removed."""
+        for watcher in self._channel_watchers:
+            watcher()
 
     # -- whole reloads -----------------------------------------------------------------------------------
 
@@ -289,8 +301,8 @@ class Cache:
         token_ids = {self.put_token(row).id for row in tokens}
         for token_id in set(self.tokens_by_id) - token_ids:
             self.drop_token(token_id)
-        channel_ids = {self.put_channel(row, reroute=False).id for row in channels}
+        channel_ids = {self.put_channel(row, announce=False).id for row in channels}
         for channel_id in set(self.channels) - channel_ids:
             self.channels.pop(channel_id, None)
-        self.reroute()
+        self.channels_changed()
         self.options = Options(options)

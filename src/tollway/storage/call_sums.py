@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tollway.storage import schema
 
@@ -107,7 +107,8 @@ async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         for q, c, model in sorted(quarters)])
 
 
-async def prune_minutes(conn: AsyncConnection, before: int) -> int:
+async def prune_minutes(engine: AsyncEngine, before: int) -> int:
     """Delete minute rows older than `before` (the quarters keep their sums and maxima); answers how many."""
-    result = await conn.execute(delete(_minutes).where(_minutes.c.minute < before))
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(_minutes).where(_minutes.c.minute < before))
     return result.rowcount or 0

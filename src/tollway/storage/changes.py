@@ -11,13 +11,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import RowMapping, delete, func, insert, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tollway.storage import schema
 
 USER, TOKEN, CHANNEL, OPTIONS, RECALL, SESSION = "user", "token", "channel", "options", "recall", "session"
 _changes = schema.changes
+_TABLES = {USER: schema.users, TOKEN: schema.tokens, CHANNEL: schema.channels}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,17 @@ async def after(conn: AsyncConnection, last: int, gaps: Sequence[int] = (), limi
     return [Change(int(i), str(k), str(r), str(o)) for i, k, r, o in rows.all()]
 
 
-async def prune(conn: AsyncConnection, before: int) -> int:
+async def rows_changed(conn: AsyncConnection, kind: str, ids: Iterable[int]) -> list[RowMapping]:
+    """The current rows of the users, tokens or channels (`kind`) with these ids; a deleted one is simply missing."""
+    table = _TABLES[kind]
+    wanted = sorted(ids)
+    if not wanted:
+        return []
+    return list((await conn.execute(select(table).where(table.c.id.in_(wanted)))).mappings().all())
+
+
+async def prune(engine: AsyncEngine, before: int) -> int:
     """Delete changes recorded before `before` (unix seconds); answers how many."""
-    result = await conn.execute(delete(_changes).where(_changes.c.created_at < before))
+    async with engine.begin() as conn:
+        result = await conn.execute(delete(_changes).where(_changes.c.created_at < before))
     return int(result.rowcount or 0)

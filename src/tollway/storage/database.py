@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from tollway.settings import Settings
 
+# The engine type that layers above storage hold and hand back to it, so that only storage imports SQLAlchemy.
+Engine = AsyncEngine
+
 # `user:password@tcp(host:port)/dbname?params`: the go-sql-driver/mysql form One API documents.
 _GO_MYSQL = re.compile(
     r"^(?:(?P<user>[^:@/]*)(?::(?P<password>.*))?@)?"

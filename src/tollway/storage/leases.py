@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, delete, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from tollway.storage import schema
+from tollway.storage.database import begin_write
 
 USER, TOKEN = "u", "t"
 Key = tuple[str, int]  # (kind, subject id)
@@ -187,3 +188,9 @@ async def reclaim_expired(conn: AsyncConnection, *, key: Key | None = None,
             await conn.execute(update(table).where(table.c.id == subject).values(leased=table.c.leased - amount))
             reclaimed.append((owner, (kind, subject), amount))
     return reclaimed
+
+
+async def reclaim_all_expired(engine: AsyncEngine) -> list[tuple[str, Key, int]]:
+    """`reclaim_expired` for every subject, in a write transaction of its own (the cluster's periodic job)."""
+    async with begin_write(engine) as conn:
+        return await reclaim_expired(conn)

@@ -151,8 +151,8 @@ async def insert_channels(keeper: Keeper, rows: Sequence[dict[str, Any]]) -> lis
             created.append(row)
         await _record(keeper, conn, changes.CHANNEL, [row["id"] for row in created])
     for row in created:
-        keeper.cache.put_channel(row, reroute=False)
-    keeper.cache.reroute()
+        keeper.cache.put_channel(row, announce=False)
+    keeper.cache.channels_changed()
     _announce(keeper, changes.CHANNEL, [row["id"] for row in created])
     return created
 
@@ -200,7 +200,7 @@ async def delete_channels(keeper: Keeper, channel_ids: Iterable[int]) -> int:
         result = await conn.execute(delete(schema.channels).where(schema.channels.c.id.in_(ids)))
     for channel_id in ids:
         keeper.cache.channels.pop(channel_id, None)
-    keeper.cache.reroute()
+    keeper.cache.channels_changed()
     _announce(keeper, changes.CHANNEL, ids)
     return result.rowcount or 0
 
