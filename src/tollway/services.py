@@ -28,7 +28,7 @@ from tollway.relay.image_fetcher import ImageFetcher
 from tollway.relay.pipeline import Relay
 from tollway.relay.policy import Policy
 from tollway.relay.transport import Transport
-from tollway.routing.router import Router
+from tollway.routing.current import CurrentRoutes
 from tollway.settings import Settings
 from tollway.storage.cache import Cache
 from tollway.storage.database import Engine, create_engine, log_url, main_url
@@ -47,7 +47,7 @@ class Services:
     log_engine: Engine
     keybox: KeyBox
     cache: Cache
-    router: Router  # the routing table over the cache's channels
+    routes: CurrentRoutes  # the routing table over the cache's channels
     keeper: Keeper
     ledger: Ledger
     transport: Transport
@@ -83,7 +83,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
             await wait_for_schema(log_engine, role="logs")
         await check_key(engine, keybox)
     cache = Cache(keybox)
-    router = Router(cache)
+    routes = CurrentRoutes(cache)
     keeper = Keeper(
         engine, log_engine, cache,
         flush_interval=settings.batch_update_interval_s,
@@ -100,7 +100,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     images = ImageFetcher.from_settings(settings)
     ledger = Ledger(cache, keeper)
     dialogue = Dialogue(transport, images)
-    relay = Relay(cache, router, ledger, dialogue, Adaptors(settings), Policy.from_settings(settings))
+    relay = Relay(cache, routes, ledger, dialogue, Adaptors(settings), Policy.from_settings(settings))
     accounts = await open_accounts(settings, engine, cache)
     ledger.on_low_quota = accounts.reminders.notice
     notices = Notices(cache, engine, accounts.mailer)
@@ -109,7 +109,7 @@ async def start(settings: Settings, keybox: KeyBox) -> Services:
     operations = open_operations(settings, keeper, log_engine, relay, transport, guards, notices, accounts)
     relay.catch_up = operations.follower.catch_up
     services = Services(
-        settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, router=router,
+        settings=settings, engine=engine, log_engine=log_engine, keybox=keybox, cache=cache, routes=routes,
         keeper=keeper, ledger=ledger, transport=transport, relay=relay,
         auth=Authenticator(cache, keeper, AdminKey(settings.admin_key)),
         started_at=int(time.time()), accounts=accounts, guards=guards, notices=notices, operations=operations,

@@ -7,7 +7,7 @@ import secrets
 from tests.storage.conftest import Store
 from tollway.billing.ledger import Ledger
 from tollway.operations.changes import ChangeFollower
-from tollway.routing.router import Router
+from tollway.routing.current import CurrentRoutes
 from tollway.storage import changes, markers, writes
 from tollway.storage.leases import TOKEN, USER
 
@@ -17,7 +17,7 @@ async def test_management_writes_reach_another_process(store: Store) -> None:
     other's cache after one poll (no full reload); a deleted token is gone from it."""
     user, token, channel = await store.seed()
     other = store.new_keeper()
-    routes = Router(other.cache)
+    routes = CurrentRoutes(other.cache)
     await other.reload()
     follower = ChangeFollower(other)
     await follower.start()

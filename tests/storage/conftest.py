@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tests.harness import ci
 from tollway.billing.ledger import Ledger
 from tollway.crypto import KeyBox, instance_secret
-from tollway.routing.router import Router
+from tollway.routing.current import CurrentRoutes
 from tollway.settings import Settings
 from tollway.storage import writes
 from tollway.storage.cache import Cache, ChannelEntry, TokenEntry, UserEntry
@@ -250,7 +250,7 @@ class Store:
     cache: Cache
     keeper: Keeper
     ledger: Ledger
-    router: Router
+    routes: CurrentRoutes
 
     async def seed(self, *, quota: int = 1000, remain: int = 1000, unlimited: bool = False, name: str = "alice",
                    models: str = "gpt-4o-mini") -> tuple[UserEntry, TokenEntry, ChannelEntry]:
@@ -313,5 +313,5 @@ async def store(backend: Backend) -> AsyncIterator[Store]:
     await migrate(backend.engine)
     keeper = make_keeper(backend, backend.engine)
     await keeper.reload()
-    yield Store(backend, keeper.cache, keeper, Ledger(keeper.cache, keeper), Router(keeper.cache))
+    yield Store(backend, keeper.cache, keeper, Ledger(keeper.cache, keeper), CurrentRoutes(keeper.cache))
 

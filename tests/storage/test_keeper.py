@@ -87,7 +87,7 @@ async def test_reload_reads_other_nodes_changes(store: Store) -> None:
     await store.keeper.reload()
     assert (user.quota.value, user.used_quota.value, user.request_count.value) == (1070, 37, 1)
     assert (token.remain.value, token.status) == (520, 2)
-    assert (channel.priority, store.router.table.models("default")) == (9, ["gpt-4o"])
+    assert (channel.priority, store.routes.table.models("default")) == (9, ["gpt-4o"])
     assert store.cache.users[other["id"]].quota.value == 5
     # The very entries requests hold are refreshed in place, never replaced.
     assert store.cache.users[user.id] is user and store.cache.tokens[token.key] is token

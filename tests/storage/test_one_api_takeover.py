@@ -16,7 +16,7 @@ from tests.storage import one_api
 from tests.storage.conftest import Backend, make_keeper
 from tests.storage.test_migrations import ONE_API_COLUMNS, TOLLWAY_COLUMNS, head_version, snapshot
 from tollway.crypto import KeyBox, instance_secret
-from tollway.routing.router import Router
+from tollway.routing.current import CurrentRoutes
 from tollway.storage import schema
 from tollway.storage.migrate import upgrade
 
@@ -103,13 +103,13 @@ async def test_a_one_api_database_is_taken_over(backend: Backend, release: str, 
     [sealed] = [row["key"] for row in found["channels"]]
     assert KeyBox.is_sealed(sealed) and box.open(sealed) == one_api.PLAIN_CHANNEL_KEY
     keeper = make_keeper(backend, backend.engine)
-    router = Router(keeper.cache)
+    routes = CurrentRoutes(keeper.cache)
     await keeper.reload()
     token = keeper.cache.tokens[one_api.TOKEN_KEY]
     assert (token.user_id, token.remain.value, token.used.value, token.unlimited) == (2, 400, 25, False)
     assert keeper.cache.users[2].group == "vip" and keeper.cache.users[1].role == 100
     assert keeper.cache.channels[3].key == one_api.PLAIN_CHANNEL_KEY
-    assert router.table.models("vip") == ["gpt-3.5-turbo", "gpt-4o-mini"]
+    assert routes.table.models("vip") == ["gpt-3.5-turbo", "gpt-4o-mini"]
     before = await everything(backend)
     await upgrade(backend.engine, box, backend.settings)
     assert await everything(backend) == before

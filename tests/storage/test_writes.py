@@ -88,22 +88,22 @@ async def test_channel_abilities_are_groups_times_models(store: Store) -> None:
     channel_id = row["id"]
     expected = {(g, m, True, 3) for g in ("default", "vip") for m in ("gpt-4o", "gpt-4o-mini")}
     assert await abilities(store, channel_id) == expected
-    assert store.router.table.models("vip") == ["gpt-4o", "gpt-4o-mini"]
+    assert store.routes.table.models("vip") == ["gpt-4o", "gpt-4o-mini"]
 
     await writes.update_channel(store.keeper, channel_id, {"models": "claude-3", "group": "svip", "priority": 7})
     assert await abilities(store, channel_id) == {("svip", "claude-3", True, 7)}
-    assert store.router.table.models("vip") == [] and store.router.table.serves("svip", "claude-3")
+    assert store.routes.table.models("vip") == [] and store.routes.table.serves("svip", "claude-3")
 
     await writes.update_channel(store.keeper, channel_id, {"status": 2})
     assert await abilities(store, channel_id) == {("svip", "claude-3", False, 7)}
-    assert not store.router.table.serves("svip", "claude-3")
+    assert not store.routes.table.serves("svip", "claude-3")
 
     await writes.update_channel(store.keeper, channel_id, {"status": 1, "group": ""})
     assert await abilities(store, channel_id) == {("default", "claude-3", True, 7)}
 
     assert await writes.delete_channels(store.keeper, [channel_id]) == 1
     assert await abilities(store, channel_id) == set()
-    assert channel_id not in store.cache.channels and store.router.table.groups() == []
+    assert channel_id not in store.cache.channels and store.routes.table.groups() == []
 
 
 async def test_insert_channels_in_one_batch(store: Store) -> None:
@@ -114,7 +114,7 @@ async def test_insert_channels_in_one_batch(store: Store) -> None:
     ])
     assert await abilities(store, rows[0]["id"]) == {("default", "m1", True, 0)}
     assert await abilities(store, rows[1]["id"]) == {("default", "m1", False, 1), ("default", "m2", False, 1)}
-    assert store.router.table.models("default") == ["m1"]
+    assert store.routes.table.models("default") == ["m1"]
 
 
 async def test_channel_used_quota_survives_channel_edits(store: Store) -> None:
@@ -144,11 +144,11 @@ async def test_set_channel_status_keeps_reason_and_time_and_respects_the_operato
     assert row is not None and (row["status"], row["status_reason"]) == (3, "the key was refused")
     assert row["status_time"] > 0 and channel.status == 3
     assert await abilities(store, channel.id) == {("default", "gpt-4o-mini", False, 0)}
-    assert store.router.table.pick("default", "gpt-4o-mini") is None
+    assert store.routes.table.pick("default", "gpt-4o-mini") is None
     # Already off: a second automatic disable changes nothing (an operator's status 2 neither).
     assert await writes.set_channel_status(store.keeper, channel.id, 3, "again", only_from=(1,)) is None
     [stored] = await store.backend.sql("SELECT status_reason FROM channels WHERE id = :id", id=channel.id)
     assert stored["status_reason"] == "the key was refused"
     row = await writes.set_channel_status(store.keeper, channel.id, 1, "passed its test", only_from=(3,))
-    assert row is not None and channel.status == 1 and store.router.table.pick("default", "gpt-4o-mini") is channel
+    assert row is not None and channel.status == 1 and store.routes.table.pick("default", "gpt-4o-mini") is channel
     assert await writes.set_channel_status(store.keeper, 999_999, 3, "gone") is None

@@ -157,7 +157,7 @@ async def aff_code(request: Request, services: Services, principal: Principal) -
 @api(ROLE_COMMON)
 async def available_models(request: Request, services: Services, principal: Principal) -> Response:
     user = services.cache.users[principal.id]
-    return ok(services.router.table.models(user.group))
+    return ok(services.routes.table.models(user.group))
 
 
 async def ensure_free_username(services: Services, name: str, own_id: int = 0) -> None:

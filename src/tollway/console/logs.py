@@ -97,7 +97,7 @@ async def log_list(request: Request, services: Services, seen: Visitor) -> Respo
                   number=number, page_url=page_url, quota_sum=quota_sum, types=TYPES, sizes=PAGE_SIZES, size=size,
                   filtered=bool(set(kept) - {"size"}),
                   channels=sorted(channel_names(services).items()) if admin else [],
-                  token_names=token_names, models=services.router.table.models(seen.user.group),
+                  token_names=token_names, models=services.routes.table.models(seen.user.group),
                   f={name: params.get(name, "") for name in FILTERS})
 
 

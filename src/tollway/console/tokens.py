@@ -120,7 +120,7 @@ async def token_list(request: Request, services: Services, seen: Visitor) -> Res
 async def _form(request: Request, services: Services, seen: Visitor, token: dict[str, Any] | None) -> Response:
     assert seen.user is not None
     options = services.cache.options
-    available = services.router.table.models(seen.user.group)
+    available = services.routes.table.models(seen.user.group)
     return render(request, services, "tokens/edit.html", token=token, available=available,
                   new_quota=NEW_TOKEN_QUOTA, currency=bool(options["DisplayInCurrencyEnabled"]),
                   per_unit=options.quota_per_unit, name_max=token_api.NAME_MAX)

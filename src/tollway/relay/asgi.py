@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tollway import bodies, trailing_slash
 from tollway.errors import TollwayError
@@ -21,7 +21,11 @@ from tollway.relay.request_ids import RequestIds
 from tollway.trailing_slash import Redirect
 
 if TYPE_CHECKING:
-    from tollway.services import Services
+    from tollway.relay.auth import Authenticator
+    from tollway.relay.pipeline import Relay
+    from tollway.routing.current import CurrentRoutes
+    from tollway.settings import Settings
+    from tollway.storage.cache import Cache
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,17 @@ _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 _EVENT_STREAM_TYPE = b"text/event-stream; charset=utf-8"
 # A stream longer than this gets a watcher for the client going away; shorter ones end before it matters.
 _WATCH_AFTER = 1.0
+
+
+class Services(Protocol):
+    """What the relay's routes use of the services built at startup (tollway.services.Services), named here so that
+    the relay does not import the layer that builds it."""
+
+    settings: Settings
+    cache: Cache
+    routes: CurrentRoutes
+    auth: Authenticator
+    relay: Relay
 
 
 @dataclass(slots=True)

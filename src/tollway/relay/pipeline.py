@@ -33,7 +33,7 @@ from tollway.relay.settlement import Settlement
 from tollway.relay.transport import Source
 from tollway.relay.usage import Usage
 from tollway.routing import channel_types
-from tollway.routing.router import Router
+from tollway.routing.current import CurrentRoutes
 from tollway.storage.cache import Cache, ChannelEntry
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ _MAX_FOLLOWS = 600  # polls of an asynchronous task before giving up
 class Relay:
     """Relays OpenAI-format calls to channels; built once at startup."""
 
-    def __init__(self, cache: Cache, router: Router, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors,
+    def __init__(self, cache: Cache, routes: CurrentRoutes, ledger: Ledger, dialogue: Dialogue, adaptors: Adaptors,
                  policy: Policy | None = None) -> None:
         self.cache = cache
-        self.router = router
+        self.routes = routes
         self.ledger = ledger
         self.dialogue = dialogue
         self.adaptors = adaptors
@@ -161,7 +161,7 @@ class Relay:
                 raise PermissionDenied(f"channel {channel.id} is disabled", code="channel_disabled")
             return channel
         group = caller.user.group
-        routes = self.router.table
+        routes = self.routes.table
         if caller.admin and not routes.serves(group, call.model):
             # The admin key reaches every group's channels, as AI Proxy's internal group reaches every set.
             group = next((g for g in routes.groups() if routes.serves(g, call.model)), group)

@@ -57,7 +57,7 @@ def _model_object(model: str) -> dict[str, Any]:
 def _visible_models(incoming: Incoming, caller: Caller) -> list[str]:
     if caller.token.models is not None:
         return sorted(caller.token.models)
-    return incoming.services.router.table.models(caller.user.group)
+    return incoming.services.routes.table.models(caller.user.group)
 
 
 async def list_models(incoming: Incoming, caller: Caller) -> Reply:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from tollway.storage.cache import abilities
+
 if TYPE_CHECKING:
     from tollway.routing.health import Health
     from tollway.storage.cache import ChannelEntry
@@ -40,14 +42,6 @@ class Tier:
             return self.channels[0]
         cumulative = self.cumulative
         return self.channels[bisect.bisect(cumulative, random.random() * cumulative[-1])]
-
-
-def abilities(groups: Iterable[str], models: Iterable[str]) -> Iterable[tuple[str, str]]:
-    """The (group, model) pairs a channel serves: the cross product of its groups and models."""
-    models = list(models)
-    for group in groups:
-        for model in models:
-            yield group, model
 
 
 class RoutingTable:

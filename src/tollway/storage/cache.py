@@ -118,6 +118,14 @@ def split_list(text: str | None) -> list[str]:
     return list(seen)
 
 
+def abilities(groups: Iterable[str], models: Iterable[str]) -> Iterable[tuple[str, str]]:
+    """The (group, model) pairs a channel serves: the cross product of its groups and models (One API's abilities)."""
+    models = list(models)
+    for group in groups:
+        for model in models:
+            yield group, model
+
+
 def parse_subnets(text: str | None) -> tuple[IPNetwork, ...] | None:
     """Comma-separated CIDRs (or bare addresses); None when the token is not limited by address."""
     names = split_list(text)
@@ -139,7 +147,7 @@ def _json_object(text: str | None) -> dict[str, Any]:
 class Cache:
     """Users, tokens, channels and options held in memory for the request path.
 
-    What is built from the channels (routing/router.py's routing table) watches them through `watch_channels`.
+    What is built from the channels (routing/current.py's routing table) watches them through `watch_channels`.
     """
 
     def __init__(self, keybox: KeyBox) -> None:

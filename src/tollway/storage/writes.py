@@ -16,9 +16,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tollway.options import Options, serialize
-from tollway.routing.selector import abilities
 from tollway.storage import changes, rollups, schema
-from tollway.storage.cache import Row, split_list
+from tollway.storage.cache import Row, abilities, split_list
 from tollway.storage.keeper import Keeper, read_options
 from tollway.storage.leases import TOKEN, USER
 

@@ -10,7 +10,7 @@ from tollway.routing.selector import RoutingTable
 from tollway.storage.cache import Cache
 
 
-class Router:
+class CurrentRoutes:
     """Holds the current routing table over a cache's readable channels."""
 
     def __init__(self, cache: Cache) -> None:
