@@ -10,6 +10,7 @@ from typing import Any
 
 from tollway.billing import prices
 from tollway.errors import InvalidRequest
+from tollway.json_objects import NotAnObject, parse_object
 
 _DOMAINS = "gmail.com,163.com,126.com,qq.com,outlook.com,hotmail.com,icloud.com,yahoo.com,foxmail.com"
 
@@ -164,13 +165,18 @@ def parse(key: str, raw: Any) -> Any:
     return value
 
 
-def _parse_ratio(text: str) -> dict[str, float]:
+def _object(text: str, shape: str) -> dict[str, Any]:
+    """The option's JSON object (read by the standard library, whose messages the API has always shown)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"is not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ValueError("must be a JSON object of name: number")
+        return parse_object(text, json.loads)
+    except NotAnObject as exc:
+        if exc.error is None:
+            raise ValueError(f"must be a JSON object of {shape}") from None
+        raise ValueError(f"is not valid JSON ({exc.error.msg})") from exc.error
+
+
+def _parse_ratio(text: str) -> dict[str, float]:
+    data = _object(text, "name: number")
     ratios: dict[str, float] = {}
     for name, value in data.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
@@ -183,12 +189,7 @@ def _parse_limits(text: str) -> dict[str, dict[str, int]]:
     """`{"group": {"token_rpm": 60, "user_tpm": 100000, ...}}`: whole non-negative numbers of the known keys."""
     if not text.strip():
         return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"is not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ValueError("must be a JSON object of group name: {limit: number}")
+    data = _object(text, "group name: {limit: number}")
     groups: dict[str, dict[str, int]] = {}
     for group, limits in data.items():
         if not isinstance(limits, dict):

@@ -63,6 +63,8 @@ class _Env:
         return raw in {"1", "true", "yes", "on"}
 
 
+_MIB = 1024 * 1024
+
 # The most of a request or response body a call log keeps (bytes): what a TEXT column holds on MySQL, with room for
 # the marker of a cut.
 MAX_KEPT_BODY = 60_000
@@ -105,7 +107,7 @@ class Settings:
     user_content_proxy: str = ""
     user_content_timeout_s: float = 30.0
     user_content_allow_private: bool = False
-    max_request_body_bytes: int = 32 * 1024 * 1024
+    max_request_body_bytes: int = 32 * _MIB
     request_body_timeout_s: float = 30.0
     shutdown_timeout_s: float = 15.0
     enforce_include_usage: bool = False
@@ -165,77 +167,82 @@ class Settings:
         merged: dict[str, str] = _read_dotenv(dotenv) if dotenv is not None else {}
         merged.update(os.environ if environ is None else environ)
         env = _Env(merged)
-        sqlite_path = Path(env.text("SQLITE_PATH", "data/tollway.db"))
+        d = cls()  # the defaults live on the fields above, and only there
+        sqlite_path = Path(env.text("SQLITE_PATH", str(d.sqlite_path)))
         # Memory caching and batched writes are always on in Tollway; the One API switches are accepted
         # and reported so that an operator copying an old .env sees they are not needed.
         ignored = tuple(
             name for name in ("MEMORY_CACHE_ENABLED", "BATCH_UPDATE_ENABLED") if name in merged
         )
         return cls(
-            host=env.text("HOST", "0.0.0.0"),
-            port=env.integer("PORT", 3000),
+            host=env.text("HOST", d.host),
+            port=env.integer("PORT", d.port),
             data_dir=Path(env.text("TOLLWAY_DATA_DIR", str(sqlite_path.parent or Path(".")))),
             sqlite_path=sqlite_path,
-            sqlite_busy_timeout_ms=env.integer("SQLITE_BUSY_TIMEOUT", 3000),
+            sqlite_busy_timeout_ms=env.integer("SQLITE_BUSY_TIMEOUT", d.sqlite_busy_timeout_ms),
             sql_dsn=env.text("SQL_DSN"),
             log_sql_dsn=env.text("LOG_SQL_DSN"),
-            sql_max_open_conns=max(1, env.integer("SQL_MAX_OPEN_CONNS", 10)),
-            sql_max_idle_conns=max(1, env.integer("SQL_MAX_IDLE_CONNS", 4)),
-            sql_max_lifetime_s=env.integer("SQL_MAX_LIFETIME", 60),
-            node_type=env.text("NODE_TYPE", "master"),
+            sql_max_open_conns=max(1, env.integer("SQL_MAX_OPEN_CONNS", d.sql_max_open_conns)),
+            sql_max_idle_conns=max(1, env.integer("SQL_MAX_IDLE_CONNS", d.sql_max_idle_conns)),
+            sql_max_lifetime_s=env.integer("SQL_MAX_LIFETIME", d.sql_max_lifetime_s),
+            node_type=env.text("NODE_TYPE", d.node_type),
+            # Unset, `tollway serve` picks a number from the machine (cli/processes.py); the field's 1 is for
+            # settings built in code, which run one process.
             workers=max(0, env.integer("WORKERS", 0)),
-            lease_ttl_s=max(2, env.integer("LEASE_TTL", 60)),
+            lease_ttl_s=max(2, env.integer("LEASE_TTL", d.lease_ttl_s)),
             session_secret=env.text("SESSION_SECRET"),
             encryption_key=env.text("ENCRYPTION_KEY"),
-            sync_frequency_s=max(1, env.integer("SYNC_FREQUENCY", 600)),
-            batch_update_interval_s=max(0.05, env.number("BATCH_UPDATE_INTERVAL", 5.0)),
-            relay_timeout_s=max(0.0, env.number("RELAY_TIMEOUT", 0.0)),
+            sync_frequency_s=max(1, env.integer("SYNC_FREQUENCY", d.sync_frequency_s)),
+            batch_update_interval_s=max(0.05, env.number("BATCH_UPDATE_INTERVAL", d.batch_update_interval_s)),
+            relay_timeout_s=max(0.0, env.number("RELAY_TIMEOUT", d.relay_timeout_s)),
             relay_proxy=env.text("RELAY_PROXY"),
-            upstream_client=env.choice("UPSTREAM_CLIENT", ("http1", "aiohttp"), "http1"),
+            upstream_client=env.choice("UPSTREAM_CLIENT", ("http1", "aiohttp"), d.upstream_client),
             user_content_proxy=env.text("USER_CONTENT_REQUEST_PROXY"),
-            user_content_timeout_s=max(1.0, env.number("USER_CONTENT_REQUEST_TIMEOUT", 30.0)),
-            user_content_allow_private=env.flag("USER_CONTENT_ALLOW_PRIVATE", False),
-            max_request_body_bytes=max(1, env.integer("MAX_REQUEST_BODY_MB", 32)) * 1024 * 1024,
-            request_body_timeout_s=max(1.0, env.number("REQUEST_BODY_TIMEOUT", 30.0)),
-            shutdown_timeout_s=max(1.0, env.number("SHUTDOWN_TIMEOUT", 15.0)),
-            enforce_include_usage=env.flag("ENFORCE_INCLUDE_USAGE", False),
+            user_content_timeout_s=max(1.0, env.number("USER_CONTENT_REQUEST_TIMEOUT", d.user_content_timeout_s)),
+            user_content_allow_private=env.flag("USER_CONTENT_ALLOW_PRIVATE", d.user_content_allow_private),
+            max_request_body_bytes=max(1, env.integer("MAX_REQUEST_BODY_MB", d.max_request_body_bytes // _MIB)) * _MIB,
+            request_body_timeout_s=max(1.0, env.number("REQUEST_BODY_TIMEOUT", d.request_body_timeout_s)),
+            shutdown_timeout_s=max(1.0, env.number("SHUTDOWN_TIMEOUT", d.shutdown_timeout_s)),
+            enforce_include_usage=env.flag("ENFORCE_INCLUDE_USAGE", d.enforce_include_usage),
             initial_root_token=env.text("INITIAL_ROOT_TOKEN"),
             initial_root_access_token=env.text("INITIAL_ROOT_ACCESS_TOKEN"),
             initial_root_password=env.text("INITIAL_ROOT_PASSWORD"),
-            debug=env.flag("DEBUG", False),
-            debug_sql=env.flag("DEBUG_SQL", False),
-            log_level=env.text("LOG_LEVEL", "debug" if env.flag("DEBUG", False) else "info").lower(),
-            gemini_version=env.text("GEMINI_VERSION", "v1"),
-            gemini_safety_setting=env.text("GEMINI_SAFETY_SETTING", "BLOCK_NONE"),
+            debug=env.flag("DEBUG", d.debug),
+            debug_sql=env.flag("DEBUG_SQL", d.debug_sql),
+            log_level=env.text("LOG_LEVEL", "debug" if env.flag("DEBUG", d.debug) else d.log_level).lower(),
+            gemini_version=env.text("GEMINI_VERSION", d.gemini_version),
+            gemini_safety_setting=env.text("GEMINI_SAFETY_SETTING", d.gemini_safety_setting),
             redis_conn_string=env.text("REDIS_CONN_STRING"),
             redis_password=env.text("REDIS_PASSWORD"),
             redis_master_name=env.text("REDIS_MASTER_NAME"),
-            global_api_rate_limit=max(0, env.integer("GLOBAL_API_RATE_LIMIT", 480)),
-            global_web_rate_limit=max(0, env.integer("GLOBAL_WEB_RATE_LIMIT", 240)),
-            critical_rate_limit=max(0, env.integer("CRITICAL_RATE_LIMIT", 20)),
-            channel_test_frequency_min=max(0, env.integer("CHANNEL_TEST_FREQUENCY", 0)),
-            channel_update_frequency_min=max(0, env.integer("CHANNEL_UPDATE_FREQUENCY", 0)),
+            global_api_rate_limit=max(0, env.integer("GLOBAL_API_RATE_LIMIT", d.global_api_rate_limit)),
+            global_web_rate_limit=max(0, env.integer("GLOBAL_WEB_RATE_LIMIT", d.global_web_rate_limit)),
+            critical_rate_limit=max(0, env.integer("CRITICAL_RATE_LIMIT", d.critical_rate_limit)),
+            channel_test_frequency_min=max(0, env.integer("CHANNEL_TEST_FREQUENCY", d.channel_test_frequency_min)),
+            channel_update_frequency_min=max(0, env.integer("CHANNEL_UPDATE_FREQUENCY",
+                                                            d.channel_update_frequency_min)),
             metrics_token=env.text("METRICS_TOKEN").strip(),
             metrics_dir=env.text("PROMETHEUS_MULTIPROC_DIR"),
-            polling_interval_s=max(0.0, env.number("POLLING_INTERVAL", 0.0)),
-            test_prompt=env.text("TEST_PROMPT", "Output only your specific model name with no additional text."),
-            log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", 0)),
+            polling_interval_s=max(0.0, env.number("POLLING_INTERVAL", d.polling_interval_s)),
+            test_prompt=env.text("TEST_PROMPT", d.test_prompt),
+            log_retention_days=max(0, env.integer("LOG_RETENTION_DAYS", d.log_retention_days)),
             frontend_base_url=env.text("FRONTEND_BASE_URL"),
             # Taken as given: a key with spaces around it would never match what FastGPT sends.
             admin_key=env.text("ADMIN_KEY").strip(),
-            retry_times=max(-1, env.integer("RETRY_TIMES", -1)),
-            billing_enabled=env.flag("BILLING_ENABLED", True),
-            disable_model_config=env.flag("DISABLE_MODEL_CONFIG", True),
-            save_all_log_detail=env.flag("SAVE_ALL_LOG_DETAIL", False),
-            log_detail_storage_hours=env.integer("LOG_DETAIL_STORAGE_HOURS", 72),
-            log_detail_request_body_max=_body_limit(env.integer("LOG_DETAIL_REQUEST_BODY_MAX_SIZE", 8 * 1024)),
-            log_detail_response_body_max=_body_limit(env.integer("LOG_DETAIL_RESPONSE_BODY_MAX_SIZE", 8 * 1024)),
-            clean_log_batch_size=min(100_000, max(1, env.integer("CLEAN_LOG_BATCH_SIZE", 1000))),
-            github_oauth_url=env.text("GITHUB_OAUTH_URL", "https://github.com").rstrip("/"),
-            github_api_url=env.text("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
-            lark_oauth_url=env.text("LARK_OAUTH_URL", "https://open.feishu.cn").rstrip("/"),
-            lark_passport_url=env.text("LARK_PASSPORT_URL", "https://passport.feishu.cn").rstrip("/"),
-            turnstile_verify_url=env.text("TURNSTILE_VERIFY_URL",
-                                          "https://challenges.cloudflare.com/turnstile/v0/siteverify"),
+            retry_times=max(-1, env.integer("RETRY_TIMES", d.retry_times)),
+            billing_enabled=env.flag("BILLING_ENABLED", d.billing_enabled),
+            disable_model_config=env.flag("DISABLE_MODEL_CONFIG", d.disable_model_config),
+            save_all_log_detail=env.flag("SAVE_ALL_LOG_DETAIL", d.save_all_log_detail),
+            log_detail_storage_hours=env.integer("LOG_DETAIL_STORAGE_HOURS", d.log_detail_storage_hours),
+            log_detail_request_body_max=_body_limit(
+                env.integer("LOG_DETAIL_REQUEST_BODY_MAX_SIZE", d.log_detail_request_body_max)),
+            log_detail_response_body_max=_body_limit(
+                env.integer("LOG_DETAIL_RESPONSE_BODY_MAX_SIZE", d.log_detail_response_body_max)),
+            clean_log_batch_size=min(100_000, max(1, env.integer("CLEAN_LOG_BATCH_SIZE", d.clean_log_batch_size))),
+            github_oauth_url=env.text("GITHUB_OAUTH_URL", d.github_oauth_url).rstrip("/"),
+            github_api_url=env.text("GITHUB_API_URL", d.github_api_url).rstrip("/"),
+            lark_oauth_url=env.text("LARK_OAUTH_URL", d.lark_oauth_url).rstrip("/"),
+            lark_passport_url=env.text("LARK_PASSPORT_URL", d.lark_passport_url).rstrip("/"),
+            turnstile_verify_url=env.text("TURNSTILE_VERIFY_URL", d.turnstile_verify_url),
             ignored=ignored,
         )

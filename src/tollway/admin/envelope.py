@@ -15,6 +15,7 @@ from tollway.admin.names import refuse_nul, refuse_nul_query
 from tollway.bodies import read_body
 from tollway.console.i18n import language_of, translate_message
 from tollway.errors import AuthenticationFailed, InvalidRequest, PermissionDenied, TollwayError
+from tollway.json_objects import NOT_AN_OBJECT, body_object
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -99,13 +100,27 @@ Handler = Callable[[Request, "Services", Principal], Awaitable[Response]]
 PublicHandler = Callable[[Request, "Services"], Awaitable[Response]]
 
 
+async def answered(request: Request, respond: Callable[[], Awaitable[Response]], *,
+                   fail: Callable[[TollwayError, Request], Response] = failure, what: str = "management request",
+                   logger: logging.Logger = log) -> Response:
+    """`respond()`; a TollwayError is answered by `fail`, anything else is logged and answered as an internal error."""
+    try:
+        return await respond()
+    except TollwayError as exc:
+        return fail(exc, request)
+    except Exception:
+        logger.exception("%s %s %s failed", what, request.method, request.url.path)
+        return fail(TollwayError("internal error in Tollway"), request)
+
+
 def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
     """Make a management endpoint that requires a signed-in user of at least `min_role`."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             services: Services = request.app.state.services
-            try:
+
+            async def respond() -> Response:
                 principal = principal_of(request, services)
                 if principal is None:
                     raise AuthenticationFailed("not signed in and no access token provided", code=NOT_SIGNED_IN)
@@ -113,11 +128,8 @@ def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Resp
                     raise PermissionDenied("you do not have permission to do this")
                 refuse_nul_query(request)
                 return await handler(request, services, principal)
-            except TollwayError as exc:
-                return failure(exc, request)
-            except Exception:
-                log.exception("management request %s %s failed", request.method, request.url.path)
-                return failure(TollwayError("internal error in Tollway"), request)
+
+            return await answered(request, respond)
 
         return endpoint
 
@@ -129,14 +141,12 @@ def public(handler: PublicHandler) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
-        try:
+
+        async def respond() -> Response:
             refuse_nul_query(request)
             return await handler(request, services)
-        except TollwayError as exc:
-            return failure(exc, request)
-        except Exception:
-            log.exception("management request %s %s failed", request.method, request.url.path)
-            return failure(TollwayError("internal error in Tollway"), request)
+
+        return await answered(request, respond)
 
     return endpoint
 
@@ -145,12 +155,7 @@ async def read_json(request: Request, services: Services) -> dict[str, Any]:
     """The JSON object in the body, or InvalidRequest saying why not."""
     settings = services.settings
     raw = await read_body(request, settings.max_request_body_bytes, settings.request_body_timeout_s)
-    try:
-        data = orjson.loads(raw) if raw.strip() else None
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidRequest("request body must be a JSON object")
+    data = body_object(raw, empty=NOT_AN_OBJECT)
     if b"\\u0000" in raw:
         refuse_nul(data)
     return data

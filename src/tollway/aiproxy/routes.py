@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tollway.admin import channels as one_api_channels
-from tollway.admin.envelope import envelope, field, ok, read_json, said
+from tollway.admin.envelope import answered, envelope, field, ok, read_json, said
 from tollway.admin.names import refuse_nul_query
 from tollway.aiproxy import channels, dashboard, logs
 from tollway.errors import AuthenticationFailed, TollwayError
@@ -47,7 +47,8 @@ def admin_only(handler: Handler) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         services: Services = request.app.state.services
-        try:
+
+        async def respond() -> Response:
             key = services.auth.admin_key
             if not key.is_set:
                 raise AuthenticationFailed("unauthorized, admin key is not set (ADMIN_KEY)")
@@ -55,11 +56,8 @@ def admin_only(handler: Handler) -> Endpoint:
                 raise AuthenticationFailed("unauthorized, the admin key is missing or wrong")
             refuse_nul_query(request)
             return await handler(request, services)
-        except TollwayError as exc:
-            return failure(exc, request)
-        except Exception:
-            log.exception("AI Proxy admin request %s %s failed", request.method, request.url.path)
-            return failure(TollwayError("internal error in Tollway"), request)
+
+        return await answered(request, respond, fail=failure, what="AI Proxy admin request", logger=log)
 
     return endpoint
 

@@ -13,6 +13,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from tollway.billing import prices
 from tollway.errors import InvalidRequest
+from tollway.json_objects import body_object
 from tollway.relay import call_fields as checks
 
 if TYPE_CHECKING:
@@ -123,14 +124,7 @@ def with_system_prompt(call: Call, prompt: str) -> Call:
 
 def parse_json(mode: Mode, raw: bytes, *, path_model: str = "") -> Call:
     """Parse and validate a JSON relay request; raises InvalidRequest with a message that says what is wrong."""
-    if not raw.strip():
-        raise InvalidRequest("request body is empty; send a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
+    body = body_object(raw)
     if not body.get("model") and (path_model or mode in DEFAULT_MODELS):
         body["model"] = path_model or DEFAULT_MODELS[mode]
         # The upstream must see the model the client left out, so the body is encoded again.

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
-
 from tollway.billing.tokenizer import Counter
 from tollway.errors import InvalidRequest, TollwayError
+from tollway.json_objects import body_object
 from tollway.relay.adaptors.claude_native import CLIENT_HEADERS
 from tollway.relay.asgi import Endpoint, Incoming, Render, Route
 from tollway.relay.auth import Caller, allow_model
@@ -49,15 +48,7 @@ async def caller_of(incoming: Incoming) -> Caller:
 async def body_of(incoming: Incoming) -> tuple[bytes, dict[str, Any]]:
     """The request body and its JSON object; a clear 400 for anything else."""
     raw = await incoming.body()
-    if not raw.strip():
-        raise InvalidRequest("request body is empty; send a JSON object")
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("request body must be a JSON object")
-    return raw, body
+    return raw, body_object(raw)
 
 
 def _counter(incoming: Incoming, model: str) -> Counter:

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from tollway.crypto import KeyBox
+from tollway.json_objects import stored_object
 from tollway.options import Options
 from tollway.storage.channel_secrets import open_config
 
@@ -134,16 +133,6 @@ def parse_subnets(text: str | None) -> tuple[IPNetwork, ...] | None:
     return tuple(ipaddress.ip_network(name, strict=False) for name in names)
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 class Cache:
     """Users, tokens, channels and options held in memory for the request path.
 
@@ -258,7 +247,7 @@ class Cache:
         entry.base_url = (row["base_url"] or "").strip()
         entry.models = split_list(row["models"])
         entry.groups = split_list(row["group"]) or ["default"]
-        entry.model_mapping = {str(k): str(v) for k, v in _json_object(row["model_mapping"]).items() if v}
+        entry.model_mapping = {str(k): str(v) for k, v in stored_object(row["model_mapping"]).items() if v}
         try:
             config = open_config(row["config"], self.keybox)
         except ValueError as exc:

@@ -8,23 +8,14 @@ from typing import Any
 import orjson
 
 from tollway.crypto import KeyBox, mask
+from tollway.json_objects import stored_object
 
 SECRET_CONFIG = frozenset({"sk", "session_token", "vertex_ai_adc"})
 
 
-def _parse(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def open_config(text: str | None, keybox: KeyBox) -> dict[str, Any]:
     """The config with its secret fields opened, for the relay's use in memory."""
-    config = _parse(text)
+    config = stored_object(text)
     for name in SECRET_CONFIG & config.keys():
         value = config[name]
         if isinstance(value, str) and KeyBox.is_sealed(value):
@@ -41,12 +32,12 @@ def seal_config(config: dict[str, Any], keybox: KeyBox) -> dict[str, Any]:
 def needs_sealing(text: str | None) -> bool:
     """Whether a stored config still holds a secret in plain text (as a One API database does)."""
     return any(isinstance(value, str) and value and not KeyBox.is_sealed(value)
-               for name, value in _parse(text).items() if name in SECRET_CONFIG)
+               for name, value in stored_object(text).items() if name in SECRET_CONFIG)
 
 
 def masked_config(text: str | None, keybox: KeyBox) -> str:
     """The stored config as JSON text with every secret field masked; "" when there is none."""
-    config = _parse(text)
+    config = stored_object(text)
     if not config:
         return text or ""
     for name in SECRET_CONFIG & config.keys():
@@ -61,7 +52,7 @@ def masked_config(text: str | None, keybox: KeyBox) -> str:
 
 def merged_config(new_text: str, stored_text: str | None, keybox: KeyBox) -> str:
     """A client's config, sealed, with each secret it left empty or sent back masked taken from the stored one."""
-    new, stored = _parse(new_text), _parse(stored_text)
+    new, stored = stored_object(new_text), stored_object(stored_text)
     for name in SECRET_CONFIG:
         sent = new.get(name)
         kept = stored.get(name)
