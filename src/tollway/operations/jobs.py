@@ -92,6 +92,7 @@ class Operations:
         """Ask every loop to end at its next pause (none is cancelled inside a database call unless it takes longer
         than `patience` seconds), and end a channel test run after its current channel."""
         self.stopping.set()
+        self.follower.wake.set()  # its loop waits for a poll's turn (up to BACKUP_POLL_S), not for `stopping`
         await self.tester.stop()
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=patience)
