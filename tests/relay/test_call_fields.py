@@ -139,7 +139,7 @@ def test_the_sdk_sees_a_bad_request(caller: tuple[Gateway, int, httpx.Client, st
         gateway.openai(key).chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=-1)  # type: ignore[arg-type]
     assert raised.value.param == "max_tokens" and "at least 1" in raised.value.message
     with pytest.raises(openai.BadRequestError) as image_error:
-        gateway.openai(key).images.generate(model="dall-e-3", prompt="cat", size={"a": 1})  # type: ignore[arg-type]
+        gateway.openai(key).images.generate(model="dall-e-3", prompt="cat", size={"a": 1})
     assert image_error.value.param == "size"
     assert mock.requests == []
 
@@ -157,7 +157,7 @@ def test_ordinary_shapes_still_pass(caller: tuple[Gateway, int, httpx.Client, st
                 {"role": "assistant", "content": None, "tool_calls": calls},
                 {"role": "tool", "tool_call_id": "call_1", "content": "42"}]
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
-    answer = sdk.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools,  # type: ignore[arg-type]
+    answer = sdk.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools,
                                          tool_choice="auto", stop=["\n\n"], max_tokens=50, n=1, temperature=0,
                                          stream_options=None, user="u1")
     assert answer.choices[0].message.content

@@ -71,7 +71,7 @@ def test_a_failed_upstream_is_a_clean_error_that_costs_nothing(gateway: Gateway,
     with pytest.raises(openai.APIStatusError) as failed:
         answer = client.chat.completions.create(model=model, messages=HI, stream=stream)  # type: ignore[arg-type]
         if stream:
-            list(answer)  # type: ignore[arg-type]
+            list(answer)
     assert failed.value.status_code == status
     body = failed.value.response.json()
     assert set(body["error"]) >= {"message", "type", "code"} and "request id" in body["error"]["message"]

@@ -79,7 +79,7 @@ class Upstream:
         async def events() -> Iterator[bytes]:  # type: ignore[misc]
             yield b'data: {"error": {"message": "overloaded", "code": "busy"}}\n\n'
 
-        return StreamingResponse(events(), media_type="text/event-stream")  # type: ignore[arg-type]
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     async def image(self, request: Request) -> Response:
         return Response(PNG, media_type="image/png")
@@ -232,7 +232,7 @@ def test_image_urls_are_inlined_for_adaptors_that_need_it(tmp_path: Any, upstrea
         gateway.services.relay.adaptors.register("palm", SeamAdaptor(url))
         gateway.add_channel(url, type=11, models="whole")
         content = [{"type": "text", "text": "what?"}, {"type": "image_url", "image_url": {"url": url + "/image.png"}}]
-        gateway.openai().chat.completions.create(model="whole", messages=[{"role": "user", "content": content}])  # type: ignore[arg-type,misc]
+        gateway.openai().chat.completions.create(model="whole", messages=[{"role": "user", "content": content}])
         sent = state.seen[-1]["body"]["messages"][0]["content"][1]["image_url"]["url"]
         assert sent == "data:image/png;base64," + base64.b64encode(PNG).decode()
     finally:
@@ -242,4 +242,4 @@ def test_image_urls_are_inlined_for_adaptors_that_need_it(tmp_path: Any, upstrea
 def test_private_image_urls_are_refused_by_default(seams: Gateway, upstream: tuple[Upstream, str]) -> None:
     content = [{"type": "image_url", "image_url": {"url": upstream[1] + "/image.png"}}]
     with pytest.raises(openai.BadRequestError, match="non-public"):
-        seams.openai().chat.completions.create(model="whole", messages=[{"role": "user", "content": content}])  # type: ignore[arg-type,misc]
+        seams.openai().chat.completions.create(model="whole", messages=[{"role": "user", "content": content}])

@@ -30,7 +30,7 @@ class Received:
     @property
     def html(self) -> str:
         part = self.message.get_body(("html",))
-        return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+        return part.get_content() if part is not None else ""
 
 
 @dataclass

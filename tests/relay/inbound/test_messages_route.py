@@ -112,7 +112,7 @@ def test_a_channel_that_answers_whole_is_replayed_as_a_stream(gateway: Gateway) 
 def test_translated_tools_both_ways(relay: Gateway, mock: OpenAIMock) -> None:
     mock.plan("gpt-4o-mini", tool_call=True)
     sdk = client(relay)
-    answer = sdk.messages.create(model="gpt-4o-mini", max_tokens=100, messages=HI, tools=[WEATHER],  # type: ignore[list-item]
+    answer = sdk.messages.create(model="gpt-4o-mini", max_tokens=100, messages=HI, tools=[WEATHER],
                                  tool_choice={"type": "any"})
     [use] = answer.content
     assert use.type == "tool_use" and use.name == "get_weather" and use.input == {"city": "Boston"}
@@ -241,7 +241,7 @@ def test_passthrough_sends_the_body_as_it_came(claude_gw: Gateway, claude: Anthr
                                                extra_body={"top_k": 5})
     body["top_k"] = 5
     # Claude's own answer: its id and usage, untouched.
-    assert answer.id == "msg_01T4jd6NyD9xGGtTPDC4ogy5" and answer.content[0].text == "Hello from Claude."  # type: ignore[union-attr]
+    assert answer.id == "msg_01T4jd6NyD9xGGtTPDC4ogy5" and answer.content[0].text == "Hello from Claude."
     assert (answer.usage.input_tokens, answer.usage.cache_read_input_tokens) == (21, 100)
     sent = claude.requests[-1]
     assert sent.json == {**body, "model": CLAUDE}  # only the model mapped

@@ -186,7 +186,7 @@ def test_what_the_sdk_sends_is_translated() -> None:
         input=[{"role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}"},
                {"type": "function_call_output", "call_id": "call_1", "output": "20C"}],
-        tools=[_WEATHER])  # type: ignore[list-item]
+        tools=[_WEATHER])
     assert upstream.chat == [{
         "model": "gpt-4.1", "max_tokens": 50, "reasoning_effort": "low", "tools": [_WEATHER_CHAT],
         "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "weather?"},

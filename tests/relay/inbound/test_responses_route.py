@@ -100,7 +100,7 @@ def test_translated_image_and_json_schema(chat_only: Gateway, mock: OpenAIMock) 
               "additionalProperties": False}
     content = [{"type": "input_text", "text": "what is this?"},
                {"type": "input_image", "image_url": PIXEL, "detail": "low"}]
-    chat_only.openai().responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": content}],  # type: ignore[typeddict-item]
+    chat_only.openai().responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": content}],
                                         text={"format": {"type": "json_schema", "name": "reply", "schema": schema,
                                                          "strict": True}})
     sent = mock.requests[-1].json

@@ -173,7 +173,7 @@ def test_the_raw_sdk_stream_parses_every_event(stream: bytes) -> None:
     raw = openai_client(Upstream(stream=stream)).responses.create(model="gpt-4.1", input="x", stream=True)
     found = list(raw)
     assert found[0].type == "response.created" and found[-1].type == "response.completed"
-    assert found[0].response.id == found[-1].response.id  # type: ignore[union-attr]
+    assert found[0].response.id == found[-1].response.id
 
 
 def test_the_sdk_sees_a_failure_as_error_then_response_failed() -> None:

@@ -83,7 +83,7 @@ def test_stream_text_usage_and_framing(gw: Gateway, claude: AnthropicMock) -> No
     assert lines[-1] == "data: [DONE]" and lines.count("data: [DONE]") == 1
     assert claude.requests[-1].json["stream"] is True and claude.requests[-1].json["max_tokens"] == 300
     chunks = list(gw.openai().chat.completions.create(
-        model=MODEL, messages=HI, stream=True, stream_options={"include_usage": True}))  # type: ignore[arg-type]
+        model=MODEL, messages=HI, stream=True, stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from Claude."
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
@@ -108,13 +108,13 @@ def test_stream_is_relayed_incrementally(gw: Gateway, claude: AnthropicMock) -> 
 def test_tool_call_whole_and_round_trip(gw: Gateway, claude: AnthropicMock) -> None:
     claude.plan(MODEL, pieces=["Let me check."], tool_call=True)
     client = gw.openai()
-    answer = client.chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER],  # type: ignore[list-item]
+    answer = client.chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER],
                                             tool_choice="required")
     message = answer.choices[0].message
     assert answer.choices[0].finish_reason == "tool_calls" and message.content == "Let me check."
     assert message.tool_calls is not None
     call = message.tool_calls[0]
-    assert (call.id, call.function.name, call.function.arguments) == (  # type: ignore[union-attr]
+    assert (call.id, call.function.name, call.function.arguments) == (
         "toolu_01NRLabsLyVHZPKxbKvkfSMn", "get_weather", '{"location":"Paris"}')
     sent = claude.requests[-1].json
     assert sent["tools"] == [{"name": "get_weather", "description": "weather of a city",
@@ -124,7 +124,7 @@ def test_tool_call_whole_and_round_trip(gw: Gateway, claude: AnthropicMock) -> N
     claude.plan(MODEL)
     follow = [*HI, message.model_dump(exclude_none=True),
               {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"}]
-    answer = client.chat.completions.create(model=MODEL, messages=follow, tools=[WEATHER])  # type: ignore[arg-type,list-item]
+    answer = client.chat.completions.create(model=MODEL, messages=follow, tools=[WEATHER])
     assert answer.choices[0].message.content == "Hello from Claude."
     sent = claude.requests[-1].json
     assert sent["messages"][1]["content"][1] == {"type": "tool_use", "id": "toolu_01NRLabsLyVHZPKxbKvkfSMn",
@@ -149,7 +149,7 @@ def test_tool_call_deltas_stream(gw: Gateway, claude: AnthropicMock) -> None:
 
 def test_thinking_becomes_reasoning_content(gw: Gateway, claude: AnthropicMock) -> None:
     claude.plan(MODEL, thinking=["The user ", "greets me."])
-    chunks = list(gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True,  # type: ignore[arg-type]
+    chunks = list(gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True,
                                                       reasoning_effort="low"))
     reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks
                         if c.choices)
@@ -175,7 +175,7 @@ def test_image_urls_are_sent_as_base64(tmp_path: Path, claude: AnthropicMock,
         content = [{"type": "text", "text": "What is this?"},
                    {"type": "image_url", "image_url": {"url": images.url + "/cat.png"}},
                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
-        gateway.openai().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])  # type: ignore[arg-type,misc]
+        gateway.openai().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])
         blocks = claude.requests[-1].json["messages"][0]["content"]
         assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
                                                          "data": base64.b64encode(PNG).decode()}}
@@ -198,7 +198,7 @@ def test_errors(gw: Gateway, claude: AnthropicMock) -> None:
         claude.plan(MODEL, status=status, error_type=kind, error_message=f"mock {kind}")
         with pytest.raises(error, match=f"mock {kind}") as caught:
             gw.openai().chat.completions.create(model=MODEL, messages=HI)  # type: ignore[arg-type]
-        assert caught.value.status_code == (503 if status == 529 else status)  # type: ignore[attr-defined]
+        assert caught.value.status_code == (503 if status == 529 else status)
         with pytest.raises(error):
             list(gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True))  # type: ignore[arg-type]
 

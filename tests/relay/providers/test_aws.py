@@ -70,7 +70,7 @@ def test_invoke_is_signed_and_answers(gw: Gateway, bedrock: BedrockMock) -> None
 
 def test_stream_of_binary_events(gw: Gateway, bedrock: BedrockMock) -> None:
     chunks = list(gw.openai().chat.completions.create(
-        model="claude-3-haiku-20240307", messages=HI, stream=True, stream_options={"include_usage": True}))  # type: ignore[arg-type]
+        model="claude-3-haiku-20240307", messages=HI, stream=True, stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from Claude."
     assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
     usage = [c.usage for c in chunks if c.usage]

@@ -52,7 +52,7 @@ def test_translation_billed_by_characters(gw: Gateway, deepl: DeepLMock) -> None
 
 
 def test_stream_is_the_translation_replayed(gw: Gateway, deepl: DeepLMock) -> None:
-    chunks = list(gw.openai().chat.completions.create(model="deepl-de", messages=HELLO, stream=True,  # type: ignore[arg-type]
+    chunks = list(gw.openai().chat.completions.create(model="deepl-de", messages=HELLO, stream=True,
                                                       stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hallo, Welt!"
     assert [c.usage.prompt_tokens for c in chunks if c.usage] == [13]

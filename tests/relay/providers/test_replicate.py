@@ -42,7 +42,7 @@ def gw(gateway: Gateway, mock: ReplicateMock, replicate_server: tuple[ReplicateM
 
 
 def test_chat_stream_follows_the_prediction_stream(gw: Gateway, mock: ReplicateMock) -> None:
-    chunks = list(gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True,  # type: ignore[arg-type]
+    chunks = list(gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True,
                                                       stream_options={"include_usage": True}))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from\nReplicate."
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"

@@ -63,7 +63,7 @@ def test_claude_whole_and_streamed(vertex_gateway: Gateway, vertex: tuple[Vertex
     assert answer.choices[0].message.content == "Hi from Claude"
     assert answer.usage is not None and answer.usage.prompt_tokens == 7
     assert mock.requests[-1]["action"] == "rawPredict" and mock.requests[-1]["body"]["max_tokens"] > 0
-    stream = vertex_gateway.openai().chat.completions.create(model=model, messages=HI, stream=True,  # type: ignore[arg-type]
+    stream = vertex_gateway.openai().chat.completions.create(model=model, messages=HI, stream=True,
                                                              stream_options={"include_usage": True})
     chunks = list(stream)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hi from Claude"
