@@ -1,13 +1,12 @@
-"""Fixtures: a mock OpenAI upstream and a fresh Tollway per test, each a real server on 127.0.0.1."""
+"""Fixtures: a mock OpenAI upstream and a Tollway as new for each test, each a real server on 127.0.0.1."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.harness import Gateway, ServerThread, settings_for
+from tests.harness import Gateway, ModuleGateway, ServerThread
 from tests.upstreams.openai_mock import OpenAIMock
 
 
@@ -32,12 +31,18 @@ def mock_url(mock_server: tuple[OpenAIMock, ServerThread]) -> str:
     return mock_server[1].url
 
 
+@pytest.fixture(scope="module")
+def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleGateway]:
+    """The server behind `gateway`, shared by the tests of a module."""
+    shared = ModuleGateway(tmp_path_factory.mktemp("gateway"))
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[Gateway]:
-    """A fresh Tollway on its own SQLite database."""
-    gw = Gateway(settings_for(tmp_path))
-    yield gw
-    gw.close()
+def gateway(module_gateway: ModuleGateway) -> Gateway:
+    """A Tollway as freshly started, on its own SQLite database (the module's server, its services started anew)."""
+    return module_gateway.fresh()
 
 
 @pytest.fixture
