@@ -34,7 +34,7 @@ def mock_url(mock_server: tuple[OpenAIMock, ServerThread]) -> str:
 @pytest.fixture(scope="module")
 def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleGateway]:
     """The server behind `gateway`, shared by the tests of a module."""
-    shared = ModuleGateway(tmp_path_factory.mktemp("gateway"))
+    shared = ModuleGateway(lambda: tmp_path_factory.mktemp("gateway"))
     yield shared
     shared.close()
 

@@ -9,7 +9,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -158,15 +158,17 @@ class Gateway:
         self.admin.close()
         self.server.stop()
 
-    def reset(self) -> None:
-        """Make this gateway what a new one with the default test settings is, on the same server: its services are
-        stopped, its data folder is seeded again from the template database, its services start again (in-memory
-        state included, all new), and the admin client is a new one."""
+    def reset(self, folder: Path) -> None:
+        """Make this gateway what a new one with the default test settings in `folder` is, on the same server: its
+        services are stopped, `folder` is seeded from the template database, its services start again there (in-memory
+        state included, all new), and the admin client is a new one.
+
+        A new folder, not the old one emptied: a task of the old services still finishing (a background lease refill,
+        say) then writes to the old database, as it would with a gateway of its own, not to this one.
+        """
         old = self.services
         self.server.run(service_factory.stop(old))
-        folder = self.settings.sqlite_path.parent
-        shutil.rmtree(folder)
-        folder.mkdir()
+        self.settings = settings_for(folder)
         _seed(self.settings)
         services = self.server.run(service_factory.start(self.settings, old.keybox))
         self.app.state.services = self.app.relay.services = services
@@ -232,8 +234,8 @@ class ModuleGateway:
     A test that closes the gateway gets a new one for the next test.
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folders: Callable[[], Path]) -> None:
+        self.folders = folders
         self.current: Gateway | None = None
         self.used = False
 
@@ -241,9 +243,9 @@ class ModuleGateway:
         """A gateway no test has touched yet."""
         gateway = self.current
         if gateway is None or gateway.closed:
-            gateway = self.current = Gateway(settings_for(self.folder))
+            gateway = self.current = Gateway(settings_for(self.folders()))
         elif self.used:
-            gateway.reset()
+            gateway.reset(self.folders())
         self.used = True
         return gateway
 
