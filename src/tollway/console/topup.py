@@ -10,16 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin import logs as log_api
 from tollway.admin.views import log_view
 from tollway.console.render import ROLE_COMMON, Visitor, page, render
-from tollway.storage import schema, writes
+from tollway.constants import LogType
 from tollway.storage.cache import UserEntry
+from tollway.storage.log_queries import LogFilter, log_page
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-logs = schema.logs
 RECENT = 5
 
 
@@ -38,9 +37,7 @@ def top_up_url(link: str, user: UserEntry) -> str:
 async def topup(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     user, options = seen.user, services.cache.options
-    where = [logs.c.user_id == user.id, logs.c.type == writes.LOG_TOPUP]
-    async with services.log_engine.connect() as conn:
-        rows = (await conn.execute(log_api.page_query(where, 0, RECENT))).mappings().all()
+    rows = await log_page(services.log_engine, LogFilter(user_id=user.id, types=(LogType.TOPUP,)), 0, RECENT)
     return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
                   link=top_up_url(str(options["TopUpLink"] or ""), user),
                   recent=[log_view(row, with_id=False) for row in rows],
