@@ -6,14 +6,20 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from tollway.settings import Settings
+
+# What modules outside storage/ call an engine when they hold one for storage's functions, without SQLAlchemy.
+Engine: TypeAlias = AsyncEngine
+# What a failed database call raises (a driver's error arrives wrapped in it), for callers outside storage/.
+DatabaseError: TypeAlias = SQLAlchemyError
 
 # `user:password@tcp(host:port)/dbname?params`: the go-sql-driver/mysql form One API documents.
 _GO_MYSQL = re.compile(

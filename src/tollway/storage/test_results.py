@@ -19,7 +19,8 @@ async def test_results(engine: AsyncEngine, channel_id: int | None = None) -> li
     if channel_id is not None:
         query = query.where(_results.c.channel_id == channel_id)
     async with engine.connect() as conn:
-        return [dict(row) for row in (await conn.execute(query)).mappings().all()]
+        # Plain `str` names: a column's is a `quoted_name`, which JSON encoders refuse as a key.
+        return [{str(name): value for name, value in row.items()} for row in (await conn.execute(query)).mappings()]
 
 
 async def forget_test_results(engine: AsyncEngine, channel_ids: Sequence[int]) -> None:
