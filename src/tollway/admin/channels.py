@@ -17,8 +17,6 @@ from tollway.admin.envelope import (
     Principal,
     api,
     field,
-    keyword_number,
-    like_prefix,
     ok,
     page,
     path_id,
@@ -133,7 +131,7 @@ async def list_channels(request: Request, services: Services, principal: Princip
 @api(ROLE_ADMIN)
 async def search_channels(request: Request, services: Services, principal: Principal) -> Response:
     keyword = request.query_params.get("keyword", "").strip()
-    found = ChannelFilter(name_pattern=like_prefix(keyword), id=keyword_number(keyword))
+    found = ChannelFilter(keyword=keyword)
     rows = await newest_channels(services.engine, found, MAX_PAGE_SIZE)
     return ok([channel_view(row, services.cache, services.keybox) for row in rows])
 

@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import keyword_number, like_prefix
 from tollway.admin.views import channel_view
 from tollway.console import channel_forms
 from tollway.console.render import ROLE_ADMIN, Visitor, page, render
@@ -78,8 +77,7 @@ class Paging:
 
 def _filter(keyword: str, status: str) -> ChannelFilter:
     """The API's search (id, or name prefix) and an optional status filter."""
-    return ChannelFilter(name_pattern=like_prefix(keyword) if keyword else None,
-                         id=keyword_number(keyword) if keyword else None, statuses=STATUS_FILTERS.get(status, ()))
+    return ChannelFilter(keyword=keyword or None, statuses=STATUS_FILTERS.get(status, ()))
 
 
 def when(unix: int | float) -> str:

@@ -11,29 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tollway.constants import ChannelStatus
 from tollway.storage import schema
 from tollway.storage.cache import Row
+from tollway.storage.keywords import keyword_number, like_prefix
 
 _channels = schema.channels
 
 
 @dataclass(frozen=True)
 class ChannelFilter:
-    """Which channels a list holds; an empty field matches every channel.
+    """Which channels a list holds: those whose name starts with `keyword` or, when it is a number, whose id it is
+    (the API's search), and of the given statuses; an empty field matches every channel."""
 
-    `name_pattern` is a LIKE pattern with `\\` as escape character (admin/envelope.like_prefix); `id` matches
-    too, as an alternative, only beside a name pattern (a search keyword that is a number).
-    """
-
-    name_pattern: str | None = None
-    id: int | None = None
+    keyword: str | None = None
     statuses: tuple[int, ...] = ()
 
 
 def _where(found: ChannelFilter) -> ColumnElement[bool] | None:
     match: ColumnElement[bool] | None = None
-    if found.name_pattern is not None:
-        match = _channels.c.name.like(found.name_pattern, escape="\\")
-        if found.id is not None:
-            match = or_(_channels.c.id == found.id, match)
+    if found.keyword is not None:
+        match = _channels.c.name.like(like_prefix(found.keyword), escape="\\")
+        number = keyword_number(found.keyword)
+        if number is not None:
+            match = or_(_channels.c.id == number, match)
     if found.statuses:
         in_status = _channels.c.status.in_([int(status) for status in found.statuses])
         match = in_status if match is None else match & in_status

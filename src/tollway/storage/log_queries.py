@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tollway.constants import LogType
 from tollway.storage import log_details, schema
 from tollway.storage.cache import Row
+from tollway.storage.keywords import keyword_number, like_prefix
 
 _logs, _rollups = schema.logs, schema.log_rollups
 
@@ -85,9 +86,10 @@ async def counted_log_page(engine: AsyncEngine, found: LogFilter, offset: int, l
     return list(rows), int(total)
 
 
-async def matching_logs(engine: AsyncEngine, content_pattern: str, kind: int | None, limit: int) -> list[Row]:
-    """The newest logs whose content matches a LIKE pattern (`\\` escapes) or, when given, whose type is `kind`."""
-    match: ColumnElement[bool] = _logs.c.content.like(content_pattern, escape="\\")
+async def matching_logs(engine: AsyncEngine, keyword: str, limit: int) -> list[Row]:
+    """The newest logs whose content starts with `keyword` or, when it is a number, whose type it is."""
+    match: ColumnElement[bool] = _logs.c.content.like(like_prefix(keyword), escape="\\")
+    kind = keyword_number(keyword)
     if kind is not None:
         match = or_(_logs.c.type == kind, match)
     async with engine.connect() as conn:
