@@ -11,10 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.admin.views import log_view
-from tollway.console.render import ROLE_COMMON, Visitor, page, render
-from tollway.constants import LogType
+from tollway.console.render import Visitor, page, render
+from tollway.constants import Role
 from tollway.storage.cache import UserEntry
-from tollway.storage.log_queries import LogFilter, log_page
+from tollway.storage.topups import recent_topups
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -33,11 +33,11 @@ def top_up_url(link: str, user: UserEntry) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def topup(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     user, options = seen.user, services.cache.options
-    rows = await log_page(services.log_engine, LogFilter(user_id=user.id, types=(LogType.TOPUP,)), 0, RECENT)
+    rows = await recent_topups(services.log_engine, user.id, RECENT)
     return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
                   link=top_up_url(str(options["TopUpLink"] or ""), user),
                   recent=[log_view(row, with_id=False) for row in rows],
