@@ -17,7 +17,7 @@ from tollway.console.render import page as console_page
 from tollway.constants import LogType
 from tollway.errors import InvalidRequest
 from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, log_with_bodies
-from tollway.storage.token_names import token_names_of
+from tollway.storage.tokens import own_token_names
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -82,7 +82,7 @@ async def log_list(request: Request, services: Services, seen: Visitor) -> Respo
     # One more row than shown tells whether a next page exists without counting millions of logs.
     rows = await log_page(services.log_engine, where, offset, size + 1)
     quota_sum = await consume_quota_sum(services.log_engine, summed)
-    token_names = await token_names_of(services.engine, seen.user.id)
+    token_names = await own_token_names(services.engine, seen.user.id)
     kept = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
     def page_url(to: int) -> str:

@@ -1,4 +1,4 @@
-"""Reading relay tokens: one's own by id, pages of one's own for the API and the console, and a key's token.
+"""Reading relay tokens: one's own by id, pages and names of one's own (API and console), and a key's token.
 
 Writes go through storage/writes.py.
 """
@@ -51,6 +51,13 @@ async def own_tokens(engine: AsyncEngine, user_id: int, name_prefix: str | None 
              .order_by(*ORDERS.get(order, ()), desc(tokens.c.id)).offset(offset).limit(limit))
     async with engine.connect() as conn:
         return list((await conn.execute(query)).mappings().all())
+
+
+async def own_token_names(engine: AsyncEngine, user_id: int) -> list[str]:
+    """The distinct names of a user's tokens, sorted (the console's log filter offers them)."""
+    async with engine.connect() as conn:
+        names = (await conn.execute(select(tokens.c.name).where(tokens.c.user_id == user_id))).scalars().all()
+    return sorted(set(names))
 
 
 async def token_and_owner(engine: AsyncEngine, key: str) -> tuple[Row, Row] | None:
