@@ -19,7 +19,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, insert, select, text
@@ -30,7 +29,7 @@ from starlette.requests import Request
 from tollway.admin import dashboard, logs
 from tollway.crypto import KeyBox
 from tollway.settings import Settings
-from tollway.storage import rollups, schema
+from tollway.storage import log_queries, rollups, schema
 from tollway.storage.cache import Cache
 from tollway.storage.database import create_engine, database_url, sqlite_url
 from tollway.storage.keeper import Keeper
@@ -135,6 +134,12 @@ def as_tuples(found: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
                   for r in found)
 
 
+async def usage(engine: AsyncEngine, user_id: int, first: int | None = None, last: int | None = None
+                ) -> list[dict[str, Any]]:
+    """The dashboard's rows (One API's LogStatistic JSON) from the roll-ups, as GET /api/log/dashboard answers."""
+    return dashboard.statistics(await log_queries.daily_usage(engine, user_id, first, last))
+
+
 async def measure(engine: AsyncEngine, rows: int, *, runs: int = 5, backend: str = "") -> Report:
     """Load `rows` logs into a migrated, empty database and time what the management API does with them."""
     report = Report(rows, backend or engine.dialect.name)
@@ -143,14 +148,12 @@ async def measure(engine: AsyncEngine, rows: int, *, runs: int = 5, backend: str
     made = make_rows(rows, now)
     await load(engine, made)
     report.facts["load and roll-up build (s)"] = round(time.perf_counter() - started, 1)
-    services: Any = SimpleNamespace(log_engine=engine)  # all the route modules' query code uses
     first, last = rollups.day_of(now) - 6 * DAY, rollups.day_of(now)
     times = report.times
 
-    for name, where in (("user dashboard, heavy user (roll-ups)", [schema.log_rollups.c.user_id == HEAVY_USER]),
-                        ("admin dashboard, everyone (roll-ups)", [schema.log_rollups.c.user_id == rollups.EVERYONE])):
-        bounds = [schema.log_rollups.c.day >= first, schema.log_rollups.c.day <= last]
-        times[name], found = await timed(runs, lambda w=where + bounds: dashboard._query(services, w))
+    for name, owner in (("user dashboard, heavy user (roll-ups)", HEAVY_USER),
+                        ("admin dashboard, everyone (roll-ups)", rollups.EVERYONE)):
+        times[name], found = await timed(runs, lambda o=owner: usage(engine, o, first, last))
         user = HEAVY_USER if "heavy" in name else None
         slow_name = name.replace("(roll-ups)", "(GROUP BY over logs)")
         times[slow_name], direct = await timed(max(1, runs // 2), lambda u=user: raw_dashboard(engine, u, first, last))
@@ -167,17 +170,18 @@ async def measure(engine: AsyncEngine, rows: int, *, runs: int = 5, backend: str
     for name, query in filters.items():
         req = request(query)
         offset = 500 if "p=50" in query else 0
-        times[name], found = await timed(runs, lambda r=req, o=offset: logs._rows(services, logs.filters(r), o, 10))
+        times[name], found = await timed(
+            runs, lambda r=req, o=offset: log_queries.log_page(engine, logs.log_filter(r), o, 10))
         report.facts.setdefault("pages are full", True)
         report.facts["pages are full"] &= len(found) == 10
-    self_where = logs.filters(request("type=2"), own_user=HEAVY_USER)
+    self_where = logs.log_filter(request("type=2"), own_user=HEAVY_USER)
     times["own logs of the heavy user, consume type"], _ = await timed(
-        runs, lambda: logs._rows(services, self_where, 0, 10))
+        runs, lambda: log_queries.log_page(engine, self_where, 0, 10))
     for name, query in (("quota sum of a user (stat)", "username=user77"),
                         ("quota sum of the heavy user (stat)", f"username=user{HEAVY_USER}"),
                         ("quota sum of the last day (stat)", f"start_timestamp={now - DAY}")):
-        where = logs.filters(request(query), by_type=False)
-        times[name], _ = await timed(max(1, runs // 2), lambda w=where: logs._quota_sum(services, w))
+        where = logs.log_filter(request(query), by_type=False)
+        times[name], _ = await timed(max(1, runs // 2), lambda w=where: log_queries.consume_quota_sum(engine, w))
 
     keeper = Keeper(engine, engine, Cache(KeyBox(b"k" * 32)), flush_interval=3600, sync_interval=3600,
                     spill_dir=Path(tempfile.mkdtemp()))
@@ -193,7 +197,7 @@ async def measure(engine: AsyncEngine, rows: int, *, runs: int = 5, backend: str
     deleted = await delete_before(engine, cutoff)
     times["delete the oldest tenth in batches of 1,000"] = (time.perf_counter() - started) * 1000
     report.facts["deleted"] = f"{deleted:,} of {before:,}"
-    everything = await dashboard._query(services, [schema.log_rollups.c.user_id == rollups.EVERYONE])
+    everything = await usage(engine, rollups.EVERYONE)
     report.facts["roll-ups still match after deleting"] = as_tuples(everything) == await raw_dashboard(
         engine, None, 0, now + DAY)
     return report

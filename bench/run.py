@@ -23,7 +23,7 @@ import httpx
 import orjson
 import uvloop
 
-from bench import gateway, report
+from bench import gateway, report, wrk
 from bench.floor import KEY as FLOOR_AUTHORIZATION
 from bench.load import Job, chat_body, run_load
 from bench.processes import BenchError, Server, free_port, launch, machine_busy_seconds, python_module
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="let the Starlette floor relay JSON answers through StreamingResponse too")
     parser.add_argument("--quiet-wait", type=float, default=0.0, metavar="SECONDS",
                         help="before each run, wait up to this long for other processes to go quiet")
+    parser.add_argument("--load", choices=["generator", "wrk"], default="generator",
+                        help="the harness's own load generator, or wrk (-t1) to cross-check it")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, SQLite file)")
     args = parser.parse_args(argv)
@@ -57,6 +59,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.target_list) - set(report.TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    if args.load == "wrk" and not wrk.available():
+        parser.error("--load wrk needs wrk on the PATH (Debian: apt-get install wrk)")
     return args
 
 
@@ -159,7 +163,8 @@ def measure(args: argparse.Namespace, targets: list[Target],
             for target in targets:
                 if args.quiet_wait:
                     wait_for_quiet(meters, args.quiet_wait)
-                result = uvloop.run(run_load(target.job(args, mode), meters))
+                job = target.job(args, mode)
+                result = wrk.run_wrk(job, meters) if args.load == "wrk" else uvloop.run(run_load(job, meters))
                 measured = report.Measurement(number, mode, target.name, result)
                 measurements.append(measured)
                 print(f"  round {number} {mode:<9} {target.name:<12} {result.rps:7.0f} req/s  "
@@ -171,9 +176,10 @@ def measure(args: argparse.Namespace, targets: list[Target],
     return measurements
 
 
-def check_billing(name: str, tollway: gateway.Gateway, expected: int) -> bool:
-    """Print and return whether Tollway logged and billed every answered call exactly once."""
-    check = gateway.check_logs(tollway, expected)
+def check_billing(name: str, tollway: gateway.Gateway, expected: int, unseen: int = 0) -> bool:
+    """Print and return whether Tollway logged and billed every answered call exactly once (up to `unseen` more: calls
+    wrk stopped waiting for)."""
+    check = gateway.check_logs(tollway, expected, unseen=unseen)
     print(f"\n{name} billing check ({'ok' if check.ok else 'MISMATCH'}): {check.consume_logs} consume logs for "
           f"{check.expected} answered calls, user request_count {check.request_count}, "
           f"logged quota {check.logged_quota} vs used quota {check.used_quota}")
@@ -212,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         failed = any(m.result.errors for m in measurements)
         for name, tollway in tollways.items():
             answered = sum(m.result.answered for m in measurements if m.target == name)
-            failed = not check_billing(name, tollway, len(args.modes) + answered) or failed
+            # wrk drops the calls in flight when each of its runs (warm-up, measured) stops.
+            unseen = 2 * args.connections * sum(m.target == name for m in measurements) if args.load == "wrk" else 0
+            failed = not check_billing(name, tollway, len(args.modes) + answered, unseen) or failed
             print(f"{name} batch writes: {gateway.flushes(tollway).describe()}")
         if args.json:
             args.json.write_bytes(orjson.dumps({"machine": machine(), "args": vars(args) | {"json": str(args.json)},

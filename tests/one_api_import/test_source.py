@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tollway.errors import InvalidRequest
-from tollway.one_api_import.source import fingerprint, same_database, source_url
+from tollway.storage.one_api_source import fingerprint, same_database, source_url
 
 
 @pytest.mark.parametrize(("dsn", "rendered"), [

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.storage.conftest import Backend
 from tollway.admin import logs
+from tollway.storage.log_queries import log_page_query
 from tollway.storage.migrate import migrate
 
 ROWS = int(os.environ.get("TOLLWAY_LOG_ROWS", "20000"))
@@ -71,12 +72,12 @@ async def test_each_filter_uses_an_index_in_id_order(backend: Backend) -> None:
     await load(engine, make_rows(8000, int(time.time())))
     problems: dict[str, Any] = {}
     for query, column in FILTERS.items():
-        compiled = logs.page_query(logs.filters(request(query)), 0, 10).compile(
+        compiled = log_page_query(logs.log_filter(request(query)), 0, 10).compile(
             engine.sync_engine, compile_kwargs={"literal_binds": True})
         lines = await plan(engine, str(compiled))
         if not serves(lines, column, engine.dialect.name):
             problems[query] = lines
-    own = logs.page_query(logs.filters(request("type=2"), own_user=77), 0, 10).compile(
+    own = log_page_query(logs.log_filter(request("type=2"), own_user=77), 0, 10).compile(
         engine.sync_engine, compile_kwargs={"literal_binds": True})
     lines = await plan(engine, str(own))
     if not serves(lines, "user_id", engine.dialect.name) and not serves(lines, "type", engine.dialect.name):

@@ -13,10 +13,9 @@ import time
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, insert, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tollway.storage import schema
+from tollway.storage import codes as code_store
+from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +24,6 @@ PASSWORD_RESET = "password_reset"
 OAUTH_STATE = "oauth_state"
 VALID_S = 10 * 60  # One API's VerificationValidMinutes
 MAX_ATTEMPTS = 5
-
-codes = schema.codes
 
 # KEYS[1] the entry; ARGV: digest, bound, max attempts. 1 taken, 0 refused (and one attempt spent).
 _TAKE = """
@@ -54,7 +51,7 @@ def digest(secret: str) -> str:
 class Codes:
     """Put and take single-use secrets by (purpose, subject)."""
 
-    def __init__(self, engine: AsyncEngine, redis: Any | None = None) -> None:
+    def __init__(self, engine: Engine, redis: Any | None = None) -> None:
         self.engine = engine
         self.redis = redis
 
@@ -66,12 +63,8 @@ class Codes:
             await self.redis.set(_key(purpose, subject), orjson.dumps(entry), ex=ttl)
             return
         now = int(time.time())
-        async with self.engine.begin() as conn:
-            # Expired entries of any subject go too, so the table stays as small as the codes in use.
-            await conn.execute(delete(codes).where(codes.c.expires_at < now))
-            await conn.execute(delete(codes).where(codes.c.purpose == purpose, codes.c.subject == subject))
-            await conn.execute(insert(codes).values(purpose=purpose, subject=subject, digest=digest(secret),
-                                                    bound=bound, attempts=0, expires_at=now + ttl))
+        await code_store.replace_code(self.engine, purpose, subject, digest(secret), bound, now=now,
+                                      expires_at=now + ttl)
 
     async def take(self, purpose: str, subject: str, secret: str, *, bound: str = "") -> bool:
         """Consume the secret if it matches, is bound to `bound` and has not expired; a wrong try spends an attempt."""
@@ -81,17 +74,8 @@ class Codes:
         if self.redis is not None:
             taken = await self.redis.eval(_TAKE, 1, _key(purpose, subject), digest(secret), bound, MAX_ATTEMPTS)
             return bool(taken)
-        now = int(time.time())
-        match = and_(codes.c.purpose == purpose, codes.c.subject == subject)
-        async with self.engine.begin() as conn:
-            # A conditional DELETE is atomic on every backend: of two racing takes, one deletes the row.
-            taken = await conn.execute(delete(codes).where(
-                match, codes.c.digest == digest(secret), codes.c.bound == bound, codes.c.expires_at >= now))
-            if taken.rowcount == 1:
-                return True
-            await conn.execute(update(codes).where(match).values(attempts=codes.c.attempts + 1))
-            await conn.execute(delete(codes).where(match, codes.c.attempts >= MAX_ATTEMPTS))
-        return False
+        return await code_store.take_code(self.engine, purpose, subject, digest(secret), bound, now=int(time.time()),
+                                          max_attempts=MAX_ATTEMPTS)
 
 
 def _key(purpose: str, subject: str) -> str:

@@ -9,17 +9,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-
 from tollway.accounts import keys, rules
+from tollway.constants import LogType, Role, TokenStatus, UserStatus
 from tollway.errors import InvalidRequest
 from tollway.options import Options
-from tollway.storage import schema, writes
+from tollway.storage import users as user_store
+from tollway.storage import writes
 from tollway.storage.keeper import Keeper
 
-users = schema.users
-ROLE_COMMON, USER_ENABLED, USER_DELETED = 1, 1, 3
 EMAIL_MAX = 50  # One API's validate:"max=50"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -43,27 +40,19 @@ def check_domain(options: Options, email: str) -> None:
 
 
 async def email_taken(keeper: Keeper, email: str, *, except_user: int = 0) -> bool:
-    async with keeper.engine.connect() as conn:
-        found = await conn.execute(select(users.c.id).where(
-            func.lower(users.c.email) == email.lower(), users.c.status != USER_DELETED, users.c.id != except_user))
-    return found.first() is not None
+    return await user_store.email_in_use(keeper.engine, email, except_user=except_user)
 
 
 async def inviter_of(keeper: Keeper, aff_code: object) -> int:
     """The id of the enabled user whose invitation code this is, or 0 (an unknown code is ignored, as in One API)."""
     if not isinstance(aff_code, str) or not aff_code.strip():
         return 0
-    async with keeper.engine.connect() as conn:
-        found = (await conn.execute(select(users.c.id).where(
-            users.c.aff_code == aff_code.strip(), users.c.status == USER_ENABLED))).first()
-    return int(found[0]) if found else 0
+    return await user_store.enabled_user_with_aff_code(keeper.engine, aff_code.strip()) or 0
 
 
 async def user_with(keeper: Keeper, column: str, value: str) -> Mapping[Any, Any] | None:
     """The (not deleted) user whose `column` (an email or a provider id) equals `value`."""
-    async with keeper.engine.connect() as conn:
-        return (await conn.execute(select(users).where(
-            users.c[column] == value, users.c.status != USER_DELETED).order_by(users.c.id))).mappings().first()
+    return await user_store.active_user_with(keeper.engine, column, value)
 
 
 async def free_name(keeper: Keeper, wanted: str, prefix: str) -> str:
@@ -72,13 +61,11 @@ async def free_name(keeper: Keeper, wanted: str, prefix: str) -> str:
     if wanted:
         with contextlib.suppress(InvalidRequest):
             candidates.append(rules.username(wanted))
-    async with keeper.engine.connect() as conn:
-        top = (await conn.execute(select(func.max(users.c.id)))).scalar() or 0
-        candidates += [f"{prefix}_{top + 1}", f"{prefix}_{secrets.token_hex(4)}"]
-        for name in candidates:
-            taken = await conn.execute(select(users.c.id).where(users.c.username == name))
-            if taken.first() is None:
-                return name
+    top = await user_store.highest_id(keeper.engine)
+    candidates += [f"{prefix}_{top + 1}", f"{prefix}_{secrets.token_hex(4)}"]
+    for name in candidates:
+        if not await user_store.username_taken(keeper.engine, name):
+            return name
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
@@ -90,29 +77,29 @@ async def create_account(keeper: Keeper, options: Options, values: dict[str, Any
     """
     gift, for_invitee, for_inviter = (int(options[k]) for k in ("QuotaForNewUser", "QuotaForInvitee",
                                                                 "QuotaForInviter"))
-    row_values = {"role": ROLE_COMMON, "status": USER_ENABLED, "group": "default", "quota": gift,
+    row_values = {"role": Role.COMMON, "status": UserStatus.ENABLED, "group": "default", "quota": gift,
                   "inviter_id": inviter, **values}
     try:
-        row = await writes.insert_user(keeper, row_values)
-    except IntegrityError as exc:  # the name was taken by a concurrent sign-up
+        row = await user_store.insert_unless_taken(keeper, row_values)
+    except user_store.UsernameTaken as exc:  # the name was taken by a concurrent sign-up
         raise InvalidRequest(f"username {values['username']} is already taken") from exc
     user_id, name = int(row["id"]), str(row["username"])
     if gift > 0:
-        await writes.write_log(keeper, user_id=user_id, username=name, kind=writes.LOG_SYSTEM,
+        await writes.write_log(keeper, user_id=user_id, username=name, kind=LogType.SYSTEM,
                                content=f"new user gift: {gift} quota")
     if inviter:
         if for_invitee > 0:
             row = await writes.add_user_quota(keeper, user_id, for_invitee)
-            await writes.write_log(keeper, user_id=user_id, username=name, kind=writes.LOG_SYSTEM,
+            await writes.write_log(keeper, user_id=user_id, username=name, kind=LogType.SYSTEM,
                                    content=f"invitation code gift: {for_invitee} quota")
         if for_inviter > 0:
             invited_by = await writes.add_user_quota(keeper, inviter, for_inviter)
             await writes.write_log(keeper, user_id=inviter, username=str(invited_by["username"]),
-                                   kind=writes.LOG_SYSTEM, content=f"reward for inviting {name}: {for_inviter} quota")
+                                   kind=LogType.SYSTEM, content=f"reward for inviting {name}: {for_inviter} quota")
     now = int(time.time())
     # One API gives every self-registered user an unlimited token named "default", ready to use.
     await writes.insert_token(keeper, {
-        "user_id": user_id, "key": keys.token_key(), "name": "default", "status": 1, "created_time": now,
-        "accessed_time": now, "expired_time": -1, "remain_quota": 0, "unlimited_quota": True, "used_quota": 0,
-        "models": "", "subnet": ""})
+        "user_id": user_id, "key": keys.token_key(), "name": "default", "status": TokenStatus.ENABLED,
+        "created_time": now, "accessed_time": now, "expired_time": -1, "remain_quota": 0, "unlimited_quota": True,
+        "used_quota": 0, "models": "", "subnet": ""})
     return row

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx2
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tollway.accounts.codes import Codes
 from tollway.accounts.mail import Mailer
@@ -17,6 +16,7 @@ from tollway.accounts.reminders import Reminders
 from tollway.accounts.sessions import SessionRegistry
 from tollway.settings import Settings
 from tollway.storage.cache import Cache
+from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def redis_client(settings: Settings) -> Any | None:
     return redis.from_url(settings.redis_conn_string, **kwargs)
 
 
-async def open_accounts(settings: Settings, engine: AsyncEngine, cache: Cache) -> AccountServices:
+async def open_accounts(settings: Settings, engine: Engine, cache: Cache) -> AccountServices:
     """Connect to Redis (if configured), load the open sessions and start their refresh."""
     redis = redis_client(settings)
     if redis is not None:

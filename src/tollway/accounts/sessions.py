@@ -22,8 +22,6 @@ from typing import Any
 import itsdangerous
 import orjson
 from itsdangerous.exc import BadSignature
-from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +30,9 @@ from tollway.accounts import csrf
 from tollway.bodies import read_body
 from tollway.console.i18n import language_of, translate_message
 from tollway.errors import TollwayError
-from tollway.storage import changes, schema
+from tollway.storage import changes
+from tollway.storage import sessions as session_store
+from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ COOKIE = "session"
 MAX_AGE_S = 30 * 24 * 3600
 _GONE_TTL_S = 60.0
 _GONE_MAX = 10_000
-table = schema.sessions
 
 
 def _digest(sid: str) -> str:
@@ -56,7 +55,7 @@ class Live:
 class SessionRegistry:
     """Which signed-in sessions are still open, known in memory and kept in the database."""
 
-    def __init__(self, engine: AsyncEngine, *, refresh_s: float, max_age_s: int = MAX_AGE_S) -> None:
+    def __init__(self, engine: Engine, *, refresh_s: float, max_age_s: int = MAX_AGE_S) -> None:
         self.engine = engine
         self.refresh_s = refresh_s
         self.max_age_s = max_age_s
@@ -87,10 +86,8 @@ class SessionRegistry:
     async def refresh(self) -> None:
         """Reload the open sessions (sessions ended on other nodes disappear) and delete expired ones."""
         now = int(time.time())
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(table).where(table.c.expires_at < now))
-            rows = (await conn.execute(select(table.c.id, table.c.user_id, table.c.expires_at))).all()
-        fresh = {row.id: Live(row.user_id, row.expires_at) for row in rows}
+        rows = await session_store.drop_expired_and_list(self.engine, now)
+        fresh = {key: Live(user_id, expires_at) for key, (user_id, expires_at) in rows.items()}
         for key in set(self.live) - set(fresh):
             self._forget(key)
         self.live = fresh
@@ -99,9 +96,7 @@ class SessionRegistry:
         """Record a new session for this user and return its id (to be put in the signed cookie)."""
         sid = secrets.token_urlsafe(32)
         key, now = _digest(sid), int(time.time())
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(table).values(id=key, user_id=user_id, created_at=now,
-                                                    expires_at=now + self.max_age_s, ip=ip[:64]))
+        await session_store.insert_session(self.engine, key, user_id, now, now + self.max_age_s, ip[:64])
         self.live[key] = Live(user_id, now + self.max_age_s)
         return sid
 
@@ -114,30 +109,25 @@ class SessionRegistry:
         if entry is None:
             if self._gone.get(key, 0.0) > time.monotonic():
                 return False
-            async with self.engine.connect() as conn:
-                row = (await conn.execute(select(table.c.user_id, table.c.expires_at).where(table.c.id == key))).first()
-            if row is None:
+            owner = await session_store.session_owner(self.engine, key)
+            if owner is None:
                 self._forget(key)
                 return False
-            entry = self.live[key] = Live(row.user_id, row.expires_at)
+            entry = self.live[key] = Live(*owner)
         return entry.user_id == user_id and entry.expires_at > time.time()
 
     async def end(self, sid: object) -> None:
         """End one session (logout); other processes forget it within a second or two."""
         if isinstance(sid, str):
             key = _digest(sid)
-            async with self.engine.begin() as conn:
-                await changes.record(conn, changes.SESSION, [key])
-                await conn.execute(delete(table).where(table.c.id == key))
+            await session_store.delete_session(self.engine, key)
             self._forget(key)
             self._announce(key)
 
     async def end_user(self, user_id: int, *, keep: object = None) -> None:
         """End every session of a user, except `keep` (the session that changed the password)."""
         kept = _digest(keep) if isinstance(keep, str) else ""
-        async with self.engine.begin() as conn:
-            await changes.record(conn, changes.SESSION, [f"user:{user_id}"])
-            await conn.execute(delete(table).where(table.c.user_id == user_id, table.c.id != kept))
+        await session_store.delete_user_sessions(self.engine, user_id, keep=kept)
         for key in [k for k, entry in self.live.items() if entry.user_id == user_id and k != kept]:
             self._forget(key)
         self._announce(f"user:{user_id}")
@@ -152,8 +142,7 @@ class SessionRegistry:
         if kind != "user" or not user.isdigit():
             self._forget(ref)
             return
-        async with self.engine.connect() as conn:
-            kept = {row.id for row in await conn.execute(select(table.c.id).where(table.c.user_id == int(user)))}
+        kept = await session_store.user_session_keys(self.engine, int(user))
         for key in [k for k, entry in self.live.items() if entry.user_id == int(user) and k not in kept]:
             self._forget(key)
 

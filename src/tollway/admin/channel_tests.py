@@ -12,21 +12,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.admin.envelope import ROLE_ADMIN, Principal, api, int64, ok, path_id, said
 from tollway.errors import InvalidRequest
-from tollway.storage import schema
-from tollway.storage.cache import ChannelEntry, Row
+from tollway.storage.cache import ChannelEntry
+from tollway.storage.test_results import test_results
 
 if TYPE_CHECKING:
     from tollway.services import Services
-
-results = schema.channel_tests
-
 
 def _channel(services: Services, channel_id: int) -> ChannelEntry:
     channel = services.cache.channels.get(channel_id)
@@ -72,19 +68,12 @@ async def run_status(request: Request, services: Services, principal: Principal)
     return ok(await services.operations.tester.status())
 
 
-def _view(row: Row) -> dict[str, Any]:
-    view = {str(column.name): row[column.name] for column in results.columns}
-    view["success"] = bool(view["success"])
-    view["response"] = view["response"] or ""
-    return view
-
-
 async def _results(services: Services, channel_id: int | None) -> list[dict[str, Any]]:
-    query = select(results).order_by(results.c.channel_id, results.c.model)
-    if channel_id is not None:
-        query = query.where(results.c.channel_id == channel_id)
-    async with services.engine.connect() as conn:
-        return [_view(row) for row in (await conn.execute(query)).mappings().all()]
+    found = await test_results(services.engine, channel_id)
+    for view in found:
+        view["success"] = bool(view["success"])
+        view["response"] = view["response"] or ""
+    return found
 
 
 @api(ROLE_ADMIN)

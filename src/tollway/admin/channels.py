@@ -6,7 +6,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, delete, desc, or_, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,28 +17,31 @@ from tollway.admin.envelope import (
     Principal,
     api,
     field,
-    keyword_number,
-    like_prefix,
     ok,
     page,
     path_id,
     read_json,
 )
 from tollway.admin.views import channel_view
+from tollway.constants import ChannelStatus
 from tollway.crypto import mask
 from tollway.errors import InvalidRequest
 from tollway.routing import channel_types, model_lists
-from tollway.storage import schema, writes
+from tollway.storage import writes
 from tollway.storage.cache import split_list
+from tollway.storage.channel_queries import (
+    ChannelFilter,
+    channel_by_id,
+    channel_page,
+    disabled_channel_ids,
+    newest_channels,
+)
 from tollway.storage.channel_secrets import merged_config
+from tollway.storage.test_results import forget_test_results
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-channels = schema.channels
-
-CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED = 1, 2, 3
-_JSON_KEY_TYPES = {42}  # Vertex AI keys are service-account JSON documents, never split by line
 
 
 def _json_text(data: dict[str, Any], name: str) -> str:
@@ -106,18 +108,15 @@ def channel_fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
             values[name] = number
     if "status" in data:
         status = field(data, "status", int)
-        if status not in (CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED):
+        if status not in (ChannelStatus.ENABLED, ChannelStatus.DISABLED, ChannelStatus.AUTO_DISABLED):
             raise InvalidRequest("status must be 1 (enabled), 2 (disabled) or 3 (auto-disabled)")
         values["status"] = status
     return values
 
 
-# Types whose credentials may live in `config` instead of the key.
-_CONFIG_CREDENTIALS = {33, 42}
-
-
 def split_keys(key: str, kind: int) -> list[str]:
-    if kind in _JSON_KEY_TYPES or key.lstrip().startswith("{"):
+    """The keys of one channel each (a key per line), but a JSON key whole."""
+    if channel_types.get(kind).json_key or key.lstrip().startswith("{"):
         return [key.strip()]
     return [line.strip() for line in key.splitlines() if line.strip()]
 
@@ -125,23 +124,15 @@ def split_keys(key: str, kind: int) -> list[str]:
 @api(ROLE_ADMIN)
 async def list_channels(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    query = select(channels).order_by(desc(channels.c.priority), desc(channels.c.id)).offset(offset).limit(limit)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await channel_page(services.engine, offset, limit)
     return ok([channel_view(row, services.cache, services.keybox) for row in rows])
 
 
 @api(ROLE_ADMIN)
 async def search_channels(request: Request, services: Services, principal: Principal) -> Response:
     keyword = request.query_params.get("keyword", "").strip()
-    pattern = like_prefix(keyword)
-    match: ColumnElement[bool] = channels.c.name.like(pattern, escape="\\")
-    number = keyword_number(keyword)
-    if number is not None:
-        match = or_(channels.c.id == number, match)
-    query = select(channels).where(match).order_by(desc(channels.c.id)).limit(MAX_PAGE_SIZE)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    found = ChannelFilter(keyword=keyword)
+    rows = await newest_channels(services.engine, found, MAX_PAGE_SIZE)
     return ok([channel_view(row, services.cache, services.keybox) for row in rows])
 
 
@@ -153,8 +144,7 @@ async def all_models(request: Request, services: Services, principal: Principal)
 
 
 async def _load(services: Services, channel_id: int) -> dict[str, Any]:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(channels).where(channels.c.id == channel_id))).mappings().first()
+    row = await channel_by_id(services.engine, channel_id)
     if row is None:
         raise InvalidRequest(f"channel {channel_id} not found")
     return dict(row)
@@ -176,7 +166,7 @@ async def add_channels(request: Request, services: Services, principal: Principa
     values = channel_fields(data, creating=True)
     key = field(data, "key", str, default="")
     lines = split_keys(key, values["type"])
-    if not lines and values["type"] in _CONFIG_CREDENTIALS:
+    if not lines and channel_types.get(values["type"]).credentials_in_config:
         lines = [""]  # the credentials are in the config (AWS ak/sk, Vertex's service account)
     if not lines:
         raise InvalidRequest("key is required")
@@ -184,7 +174,7 @@ async def add_channels(request: Request, services: Services, principal: Principa
         raise InvalidRequest(f"channel type {channel_types.get(values['type']).label} needs a base_url")
     if not values["models"]:
         values["models"] = ",".join(model_lists.default_models(values["type"]))
-    values.setdefault("status", CHANNEL_ENABLED)
+    values.setdefault("status", int(ChannelStatus.ENABLED))
     if values.get("config"):
         values["config"] = merged_config(values["config"], None, services.keybox)
     now = int(time.time())
@@ -219,29 +209,20 @@ async def update_channel(request: Request, services: Services, principal: Princi
     return ok(channel_view(updated, services.cache, services.keybox))
 
 
-async def forget_tests(services: Services, channel_ids: list[int]) -> None:
-    """Drop the stored test results of deleted channels."""
-    if channel_ids:
-        async with services.engine.begin() as conn:
-            await conn.execute(delete(schema.channel_tests).where(schema.channel_tests.c.channel_id.in_(channel_ids)))
-
-
 @api(ROLE_ADMIN)
 async def delete_channel(request: Request, services: Services, principal: Principal) -> Response:
     row = await _load(services, path_id(request))
     await writes.delete_channels(services.keeper, [row["id"]])
-    await forget_tests(services, [row["id"]])
+    await forget_test_results(services.engine, [row["id"]])
     return ok()
 
 
 @api(ROLE_ADMIN)
 async def delete_disabled(request: Request, services: Services, principal: Principal) -> Response:
     """Delete every manually or automatically disabled channel; answers how many."""
-    async with services.engine.connect() as conn:
-        ids = (await conn.execute(select(channels.c.id).where(
-            channels.c.status.in_([CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED])))).scalars().all()
+    ids = await disabled_channel_ids(services.engine)
     deleted = await writes.delete_channels(services.keeper, ids)
-    await forget_tests(services, list(ids))
+    await forget_test_results(services.engine, ids)
     return ok(deleted)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Select, and_, desc, func, or_, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -17,18 +16,16 @@ from tollway.admin.envelope import (
     api,
     int64,
     keyword_number,
-    like_prefix,
     ok,
     page,
 )
 from tollway.admin.views import log_view
 from tollway.errors import InvalidRequest
-from tollway.storage import log_deletion, schema, writes
+from tollway.storage import log_deletion
+from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, matching_logs
 
 if TYPE_CHECKING:
     from tollway.services import Services
-
-logs = schema.logs
 
 
 def _int_param(request: Request, name: str) -> int:
@@ -36,94 +33,56 @@ def _int_param(request: Request, name: str) -> int:
     return int64(raw, name) if raw else 0
 
 
-def filters(request: Request, *, own_user: int | None = None, by_type: bool = True) -> list[ColumnElement[bool]]:
+def log_filter(request: Request, *, own_user: int | None = None, by_type: bool = True) -> LogFilter:
     """One API's log filters: type, time range, username (admin), token, model, channel (admin)."""
-    where: list[ColumnElement[bool]] = []
+    params = request.query_params
     kind = _int_param(request, "type")
-    if kind and by_type:
-        where.append(logs.c.type == kind)
     start, end = _int_param(request, "start_timestamp"), _int_param(request, "end_timestamp")
-    if start:
-        where.append(logs.c.created_at >= start)
-    if end:
-        where.append(logs.c.created_at <= end)
-    if own_user is not None:
-        where.append(logs.c.user_id == own_user)
-    elif request.query_params.get("username"):
-        where.append(logs.c.username == request.query_params["username"])
-    for param, column in (("token_name", logs.c.token_name), ("model_name", logs.c.model_name)):
-        if request.query_params.get(param):
-            where.append(column == request.query_params[param])
     channel = _int_param(request, "channel")
-    if channel and own_user is None:
-        where.append(logs.c.channel_id == channel)
-    return where
-
-
-def page_query(where: list[ColumnElement[bool]], offset: int, limit: int) -> Select[Any]:
-    """Newest first; each equality filter has an index that yields its rows in id order (storage/schema.py)."""
-    return select(logs).where(and_(True, *where)).order_by(desc(logs.c.id)).offset(offset).limit(limit)
-
-
-def sum_query(where: list[ColumnElement[bool]]) -> Select[Any]:
-    return select(func.coalesce(func.sum(logs.c.quota), 0)).where(and_(logs.c.type == writes.LOG_CONSUME, *where))
-
-
-async def _rows(services: Services, where: list[ColumnElement[bool]], offset: int, limit: int) -> list[Any]:
-    async with services.log_engine.connect() as conn:
-        return list((await conn.execute(page_query(where, offset, limit))).mappings().all())
-
-
-async def _quota_sum(services: Services, where: list[ColumnElement[bool]]) -> int:
-    async with services.log_engine.connect() as conn:
-        return int((await conn.execute(sum_query(where))).scalar_one())
+    return LogFilter(types=(kind,) if kind and by_type else (), since=start or None, until=end or None,
+                     user_id=own_user, username=params.get("username", "") if own_user is None else "",
+                     token_name=params.get("token_name", ""), model_name=params.get("model_name", ""),
+                     channel_id=channel if channel and own_user is None else None)
 
 
 @api(ROLE_ADMIN)
 async def all_logs(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    return ok([log_view(row) for row in await _rows(services, filters(request), offset, limit)])
+    return ok([log_view(row) for row in await log_page(services.log_engine, log_filter(request), offset, limit)])
 
 
 @api(ROLE_COMMON)
 async def own_logs(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    rows = await _rows(services, filters(request, own_user=principal.id), offset, limit)
+    rows = await log_page(services.log_engine, log_filter(request, own_user=principal.id), offset, limit)
     return ok([log_view(row, with_id=False) for row in rows])
 
 
 @api(ROLE_ADMIN)
 async def stat(request: Request, services: Services, principal: Principal) -> Response:
     # One API's GetLogsStat ignores `type` (its front-end sends it): the sum is always of consume logs.
-    return ok({"quota": await _quota_sum(services, filters(request, by_type=False))})
+    return ok({"quota": await consume_quota_sum(services.log_engine, log_filter(request, by_type=False))})
 
 
 @api(ROLE_COMMON)
 async def own_stat(request: Request, services: Services, principal: Principal) -> Response:
-    return ok({"quota": await _quota_sum(services, filters(request, own_user=principal.id, by_type=False))})
+    found = log_filter(request, own_user=principal.id, by_type=False)
+    return ok({"quota": await consume_quota_sum(services.log_engine, found)})
 
 
 @api(ROLE_ADMIN)
 async def search(request: Request, services: Services, principal: Principal) -> Response:
     """`type = keyword OR content LIKE keyword%`, the 100 most recent (One API's SearchAllLogs)."""
-    keyword = request.query_params.get("keyword", "")
-    pattern = like_prefix(keyword)
-    match: ColumnElement[bool] = logs.c.content.like(pattern, escape="\\")
-    number = keyword_number(keyword)
-    if number is not None:
-        match = or_(logs.c.type == number, match)
-    return ok([log_view(row) for row in await _rows(services, [match], 0, MAX_PAGE_SIZE)])
+    rows = await matching_logs(services.log_engine, request.query_params.get("keyword", ""), MAX_PAGE_SIZE)
+    return ok([log_view(row) for row in rows])
 
 
 @api(ROLE_COMMON)
 async def own_search(request: Request, services: Services, principal: Principal) -> Response:
     """One's own logs of the type given as keyword."""
-    keyword = request.query_params.get("keyword", "")
-    where = [logs.c.user_id == principal.id]
-    number = keyword_number(keyword)
-    if number is not None:
-        where.append(logs.c.type == number)
-    rows = await _rows(services, where, 0, MAX_PAGE_SIZE)
+    number = keyword_number(request.query_params.get("keyword", ""))
+    found = LogFilter(user_id=principal.id, types=() if number is None else (number,))
+    rows = await log_page(services.log_engine, found, 0, MAX_PAGE_SIZE)
     return ok([log_view(row, with_id=False) for row in rows])
 
 

@@ -20,16 +20,9 @@ from tollway.accounts import codes, oauth
 from tollway.accounts.registration import create_account, email_taken, free_name, user_with
 from tollway.accounts.rules import DISPLAY_NAME_MAX
 from tollway.accounts.sessions import sign_in
-from tollway.admin.envelope import (
-    ROLE_COMMON,
-    USER_ENABLED,
-    Principal,
-    api,
-    ok,
-    principal_of,
-    public,
-)
+from tollway.admin.envelope import Principal, api, ok, principal_of, public
 from tollway.admin.sessions import signed_in_view
+from tollway.constants import Role, UserStatus
 from tollway.errors import InvalidRequest, PermissionDenied
 from tollway.storage import writes
 
@@ -109,7 +102,7 @@ async def _sign_in(request: Request, services: Services, identity: oauth.Identit
             column: identity.subject,
         }
         row = await create_account(services.keeper, options, values)
-    if row["status"] != USER_ENABLED:
+    if row["status"] != UserStatus.ENABLED:
         raise PermissionDenied("this account is disabled")
     await sign_in(request, services.accounts.sessions, row)
     return ok(signed_in_view(row))
@@ -136,7 +129,7 @@ async def wechat(request: Request, services: Services) -> Response:
     return await _sign_in(request, services, await _identity("wechat", request, services))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def wechat_bind(request: Request, services: Services, principal: Principal) -> Response:
     return await _bind(services, principal, await _identity("wechat", request, services), message="")
 

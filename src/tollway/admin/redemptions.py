@@ -6,34 +6,21 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, delete, desc, insert, or_, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.admin import names
-from tollway.admin.envelope import (
-    MAX_PAGE_SIZE,
-    ROLE_ADMIN,
-    ROLE_COMMON,
-    Principal,
-    api,
-    field,
-    keyword_number,
-    like_prefix,
-    ok,
-    page,
-    path_id,
-    read_json,
-)
+from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, field, ok, page, path_id, read_json
+from tollway.constants import RedemptionStatus, Role
 from tollway.errors import InvalidRequest
-from tollway.storage import schema, writes
+from tollway.storage import redemptions as code_store
+from tollway.storage import writes
 from tollway.storage.cache import Row
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-codes = schema.redemptions
 MAX_BATCH = 100
 MAX_NAME = 20
 _FIELDS = ("id", "user_id", "key", "status", "name", "quota", "created_time", "redeemed_time", "used_user_id")
@@ -67,43 +54,33 @@ def _quota(data: dict[str, Any]) -> int:
 
 
 async def _load(services: Services, code_id: int) -> Row:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(codes).where(codes.c.id == code_id))).mappings().first()
+    row = await code_store.code_by_id(services.engine, code_id)
     if row is None:
         raise InvalidRequest(f"redemption code {code_id} not found")
     return row
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def list_codes(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    query = select(codes).order_by(desc(codes.c.id)).offset(offset).limit(limit)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await code_store.find_codes(services.engine, offset=offset, limit=limit)
     return ok([code_view(row) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def search_codes(request: Request, services: Services, principal: Principal) -> Response:
     """By id, or by name prefix (One API's SearchRedemptions), the 100 most recent."""
     keyword = request.query_params.get("keyword", "").strip()
-    pattern = like_prefix(keyword)
-    match: ColumnElement[bool] = codes.c.name.like(pattern, escape="\\")
-    number = keyword_number(keyword)
-    if number is not None:
-        match = or_(codes.c.id == number, match)
-    query = select(codes).where(match).order_by(desc(codes.c.id)).limit(MAX_PAGE_SIZE)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await code_store.find_codes(services.engine, keyword, limit=MAX_PAGE_SIZE)
     return ok([code_view(row) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def get_code(request: Request, services: Services, principal: Principal) -> Response:
     return ok(code_view(await _load(services, path_id(request))))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def create_codes(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{name, quota, count}`: make `count` (1-100) codes; answers their keys."""
     data = await read_json(request, services)
@@ -113,14 +90,13 @@ async def create_codes(request: Request, services: Services, principal: Principa
         raise InvalidRequest(f"count must be between 1 and {MAX_BATCH}")
     now = int(time.time())
     keys = [new_key() for _ in range(count)]
-    rows = [{"user_id": principal.id, "key": key, "status": writes.CODE_ENABLED, "name": name, "quota": quota,
+    rows = [{"user_id": principal.id, "key": key, "status": RedemptionStatus.ENABLED, "name": name, "quota": quota,
              "created_time": now, "redeemed_time": 0, "used_user_id": 0} for key in keys]
-    async with services.engine.begin() as conn:  # all of the batch or none of it
-        await conn.execute(insert(codes), rows)
+    await code_store.insert_codes(services.engine, rows)  # all of the batch or none of it
     return ok(keys)
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def update_code(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{id, name, quota}`, or `{id, status}` with `?status_only=1`; a redeemed code cannot change."""
     data = await read_json(request, services)
@@ -128,33 +104,29 @@ async def update_code(request: Request, services: Services, principal: Principal
     if not code_id:
         raise InvalidRequest("id is required")
     row = await _load(services, code_id)
-    if row["status"] == writes.CODE_USED:
+    if row["status"] == RedemptionStatus.USED:
         raise InvalidRequest("this redemption code has been redeemed and cannot be changed")
     if request.query_params.get("status_only"):
         status = field(data, "status", int)
-        if status not in (writes.CODE_ENABLED, writes.CODE_DISABLED):
+        if status not in (RedemptionStatus.ENABLED, RedemptionStatus.DISABLED):
             raise InvalidRequest("status must be 1 (enabled) or 2 (disabled)")
         changed = await writes.set_code_status(services.keeper, code_id, status)
     else:
-        values = {"name": _name(data), "quota": _quota(data)}
-        async with services.engine.begin() as conn:
-            result = await conn.execute(update(codes).where(codes.c.id == code_id,
-                                                            codes.c.status != writes.CODE_USED).values(**values))
-        changed = bool(result.rowcount)
+        changed = await code_store.update_unused_code(services.engine, code_id,
+                                                      {"name": _name(data), "quota": _quota(data)})
     if not changed:  # redeemed (or deleted) while this request was on its way
         raise InvalidRequest("this redemption code has been redeemed and cannot be changed")
     return ok(code_view(await _load(services, code_id)))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def delete_code(request: Request, services: Services, principal: Principal) -> Response:
     row = await _load(services, path_id(request))
-    async with services.engine.begin() as conn:
-        await conn.execute(delete(codes).where(codes.c.id == row["id"]))
+    await code_store.delete_code(services.engine, row["id"])
     return ok()
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def redeem(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{key}`: redeem a code for oneself; answers the quota credited (One API's `POST /api/user/topup`)."""
     data = await read_json(request, services)

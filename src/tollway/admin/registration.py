@@ -8,7 +8,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,15 +22,16 @@ from tollway.accounts.registration import (
     email_taken,
     inviter_of,
 )
-from tollway.admin.envelope import ROLE_COMMON, USER_DELETED, Principal, api, ok, principal_of, public, read_json
+from tollway.admin.envelope import Principal, api, ok, principal_of, public, read_json
 from tollway.admin.sessions import ensure_free_username
+from tollway.constants import Role
 from tollway.errors import InvalidRequest, PermissionDenied
-from tollway.storage import schema, writes
+from tollway.storage import users as user_store
+from tollway.storage import writes
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-users = schema.users
 CODE_LENGTH = 6  # One API's verification codes: 6 hex digits
 RESET_PASSWORD_LENGTH = 16
 
@@ -98,7 +98,7 @@ async def send_verification(request: Request, services: Services) -> Response:
     return ok()
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def bind_email(request: Request, services: Services, principal: Principal) -> Response:
     """`?email&code`: set one's email to an address proved by a verification code."""
     email = email_address(request.query_params.get("email"))
@@ -111,13 +111,6 @@ async def bind_email(request: Request, services: Services, principal: Principal)
     return ok()
 
 
-async def _user_by_email(services: Services, email: str) -> Any:
-    async with services.engine.connect() as conn:
-        return (await conn.execute(select(users).where(
-            func.lower(users.c.email) == email.lower(), users.c.status != USER_DELETED).order_by(users.c.id)
-        )).mappings().first()
-
-
 @public
 async def send_reset(request: Request, services: Services) -> Response:
     """Mail a reset link for `?email=`; answers the same whether or not the address is registered."""
@@ -126,7 +119,7 @@ async def send_reset(request: Request, services: Services) -> Response:
     email = email_address(request.query_params.get("email"))
     if not services.accounts.mailer.configured():
         raise MailUnavailable("the administrator has not configured SMTP (SMTPServer and SMTPFrom or SMTPAccount)")
-    user = await _user_by_email(services, email)
+    user = await user_store.active_user_by_email(services.engine, email)
     if user is not None:
         token = uuid.uuid4().hex
         await services.accounts.codes.put(codes.PASSWORD_RESET, email.lower(), token)
@@ -151,7 +144,7 @@ async def reset_password(request: Request, services: Services) -> Response:
         raise InvalidRequest("email and token are required")
     if not await services.accounts.codes.take(codes.PASSWORD_RESET, email.strip().lower(), token.strip()):
         raise InvalidRequest("the reset link is invalid or has expired")
-    user = await _user_by_email(services, email.strip())
+    user = await user_store.active_user_by_email(services.engine, email.strip())
     if user is None:
         raise InvalidRequest("the reset link is invalid or has expired")
     password = keys.password(RESET_PASSWORD_LENGTH)

@@ -6,8 +6,6 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -15,26 +13,16 @@ from starlette.routing import Route
 from tollway.accounts import keys, rules
 from tollway.accounts.passwords import check_password, hash_password_async, needs_rehash
 from tollway.accounts.sessions import sign_in, sign_out
-from tollway.admin.envelope import (
-    ROLE_COMMON,
-    ROLE_ROOT,
-    USER_DELETED,
-    USER_ENABLED,
-    Principal,
-    api,
-    ok,
-    public,
-    read_json,
-    said,
-)
+from tollway.admin.envelope import Principal, api, ok, public, read_json, said
 from tollway.admin.views import user_view
+from tollway.constants import Role, UserStatus
 from tollway.errors import InvalidRequest, PermissionDenied
-from tollway.storage import schema, writes
+from tollway.storage import users as user_store
+from tollway.storage import writes
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-users = schema.users
 WEAK_PASSWORD = "weak_password"  # session flag read by the console's banner
 WEAK_PASSWORD_NOTICE = ("signed in, but this password is weak (One API's default 123456, a common password or "
                         "the username): change it now under Settings")
@@ -49,20 +37,15 @@ async def login(request: Request, services: Services) -> Response:
     name, secret = data.get("username"), data.get("password")
     if not isinstance(name, str) or not isinstance(secret, str) or not name or not secret:
         raise InvalidRequest("username and password are required")
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(
-            select(users).where(or_(users.c.username == name, users.c.email == name), users.c.status != USER_DELETED)
-        )).mappings().first()
+    row = await user_store.user_for_sign_in(services.engine, name)
     # An unknown name costs as much time as a wrong password, so timing does not reveal which names exist.
     if not await check_password(row["password"] if row is not None else None, secret) or row is None:
         raise InvalidRequest("wrong username or password")
-    if row["status"] != USER_ENABLED:
+    if row["status"] != UserStatus.ENABLED:
         raise PermissionDenied("this account is disabled")
     if needs_rehash(row["password"]):
         # One API stored bcrypt; upgrade to Argon2id now that the plain password is at hand.
-        rehashed = await hash_password_async(secret)
-        async with services.engine.begin() as conn:
-            await conn.execute(update(users).where(users.c.id == row["id"]).values(password=rehashed))
+        await user_store.store_rehashed_password(services.engine, row["id"], await hash_password_async(secret))
     await sign_in(request, services.accounts.sessions, row)
     if rules.weak_password(secret, row["username"]):
         # The password keeps working (switching from One API must lock nobody out), but the console shows a banner
@@ -86,19 +69,18 @@ async def logout(request: Request, services: Services) -> Response:
 
 
 async def _row(services: Services, user_id: int) -> dict[str, object]:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
+    row = await user_store.user_by_id(services.engine, user_id)
     if row is None:
         raise InvalidRequest("user not found")
     return dict(row)
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def get_self(request: Request, services: Services, principal: Principal) -> Response:
     return ok(user_view(await _row(services, principal.id), services.cache))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def update_self(request: Request, services: Services, principal: Principal) -> Response:
     """Change one's own username, display name or password."""
     data = await read_json(request, services)
@@ -122,16 +104,16 @@ async def update_self(request: Request, services: Services, principal: Principal
     return ok(user_view(row, services.cache))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def delete_self(request: Request, services: Services, principal: Principal) -> Response:
-    if principal.role >= ROLE_ROOT:
+    if principal.role >= Role.ROOT:
         raise PermissionDenied("the root account cannot be deleted")
     await soft_delete(services, principal.id)
     request.session.clear()
     return ok()
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def access_token(request: Request, services: Services, principal: Principal) -> Response:
     """Make a new management access token (the old one stops working) and return it."""
     token = keys.access_token()
@@ -139,46 +121,41 @@ async def access_token(request: Request, services: Services, principal: Principa
     return ok(token)
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def aff_code(request: Request, services: Services, principal: Principal) -> Response:
     row = await _row(services, principal.id)
     code = row["aff_code"]
     if not code:
-        async with services.engine.connect() as conn:
-            while True:
-                code = keys.aff_code()
-                taken = await conn.execute(select(users.c.id).where(users.c.aff_code == code))
-                if taken.first() is None:
-                    break
+        code = keys.aff_code()
+        while await user_store.aff_code_taken(services.engine, code):
+            code = keys.aff_code()
         await writes.update_user(services.keeper, principal.id, {"aff_code": code})
     return ok(code)
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def available_models(request: Request, services: Services, principal: Principal) -> Response:
     user = services.cache.users[principal.id]
     return ok(services.routes.table.models(user.group))
 
 
 async def ensure_free_username(services: Services, name: str, own_id: int = 0) -> None:
-    async with services.engine.connect() as conn:
-        taken = await conn.execute(select(users.c.id).where(users.c.username == name, users.c.id != own_id))
-    if taken.first() is not None:
+    if await user_store.username_taken(services.engine, name, except_user=own_id):
         raise InvalidRequest(f"username {name} is already taken")
 
 
 async def save_user(services: Services, user_id: int, values: dict[str, object]) -> Mapping[Any, Any]:
     """Update a user; a username taken meanwhile by a concurrent request is refused like any taken name."""
     try:
-        return await writes.update_user(services.keeper, user_id, values)
-    except IntegrityError as exc:
+        return await user_store.update_unless_taken(services.keeper, user_id, values)
+    except user_store.UsernameTaken as exc:
         raise InvalidRequest(f"username {values.get('username')} is already taken") from exc
 
 
 async def soft_delete(services: Services, user_id: int) -> None:
     """One API's soft delete: status 3 and the username freed as deleted_<uuid>; every session of the user ends."""
     await writes.update_user(services.keeper, user_id, {
-        "status": USER_DELETED, "username": f"deleted_{uuid.uuid4().hex}", "access_token": None,
+        "status": UserStatus.DELETED, "username": f"deleted_{uuid.uuid4().hex}", "access_token": None,
     })
     await services.accounts.sessions.end_user(user_id)
 

@@ -5,36 +5,23 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.accounts import keys
 from tollway.admin import names
-from tollway.admin.envelope import (
-    MAX_PAGE_SIZE,
-    ROLE_COMMON,
-    Principal,
-    api,
-    field,
-    like_prefix,
-    ok,
-    page,
-    path_id,
-    read_json,
-)
+from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, field, ok, page, path_id, read_json
 from tollway.admin.views import token_view
+from tollway.constants import Role, TokenStatus
 from tollway.errors import InvalidRequest
-from tollway.storage import schema, writes
+from tollway.storage import tokens as token_store
+from tollway.storage import writes
 from tollway.storage.cache import parse_subnets, split_list
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-tokens = schema.tokens
-
-TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED = 1, 2, 3, 4
 NAME_MAX = 30
 RPM_MAX = 2**31 - 1
 TPM_MAX = 2**53
@@ -42,9 +29,7 @@ TPM_MAX = 2**53
 
 async def own(services: Services, principal: Principal, token_id: int) -> dict[str, Any]:
     """The caller's token with this id; another user's token is reported as not found."""
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(
-            select(tokens).where(tokens.c.id == token_id, tokens.c.user_id == principal.id))).mappings().first()
+    row = await token_store.own_token(services.engine, principal.id, token_id)
     if row is None:
         raise InvalidRequest(f"token {token_id} not found")
     return dict(row)
@@ -88,49 +73,38 @@ def _fields(data: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return values
 
 
-_ORDERS = {"remain_quota": (desc(tokens.c.unlimited_quota), desc(tokens.c.remain_quota)),
-           "used_quota": (desc(tokens.c.used_quota),)}
-
-
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def list_tokens(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    order = _ORDERS.get(request.query_params.get("order", ""), ())
-    query = (select(tokens).where(tokens.c.user_id == principal.id).order_by(*order, desc(tokens.c.id))
-             .offset(offset).limit(limit))
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await token_store.own_tokens(services.engine, principal.id, order=request.query_params.get("order", ""),
+                                        offset=offset, limit=limit)
     return ok([token_view(row, services.cache) for row in rows])
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def search_tokens(request: Request, services: Services, principal: Principal) -> Response:
     keyword = request.query_params.get("keyword", "")
-    pattern = like_prefix(keyword)
-    query = (select(tokens).where(tokens.c.user_id == principal.id, tokens.c.name.like(pattern, escape="\\"))
-             .order_by(desc(tokens.c.id)).limit(MAX_PAGE_SIZE))
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await token_store.own_tokens(services.engine, principal.id, keyword, limit=MAX_PAGE_SIZE)
     return ok([token_view(row, services.cache) for row in rows])
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def get_token(request: Request, services: Services, principal: Principal) -> Response:
     return ok(token_view(await own(services, principal, path_id(request)), services.cache))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def create_token(request: Request, services: Services, principal: Principal) -> Response:
     data = await read_json(request, services)
     now = int(time.time())
     values = _fields(data, creating=True)
-    values.update(user_id=principal.id, key=keys.token_key(), status=TOKEN_ENABLED, created_time=now,
+    values.update(user_id=principal.id, key=keys.token_key(), status=TokenStatus.ENABLED, created_time=now,
                   accessed_time=now, used_quota=0)
     row = await writes.insert_token(services.keeper, values)
     return ok(token_view(row, services.cache))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def update_token(request: Request, services: Services, principal: Principal) -> Response:
     """Update a token, or with `?status_only=1` only its status (refused for an expired or used-up token)."""
     data = await read_json(request, services)
@@ -144,10 +118,10 @@ async def update_token(request: Request, services: Services, principal: Principa
     values = {} if status_only else _fields(data, creating=False)
     if data.get("status") is not None:
         status = field(data, "status", int)
-        if status not in (TOKEN_ENABLED, TOKEN_DISABLED, TOKEN_EXPIRED, TOKEN_EXHAUSTED):
+        if status not in tuple(TokenStatus):
             raise InvalidRequest("status must be 1 (enabled), 2 (disabled), 3 (expired) or 4 (exhausted)")
         # One API's edit form sends the current status back with every change; only a real re-enable is checked.
-        if status == TOKEN_ENABLED and row["status"] != TOKEN_ENABLED:
+        if status == TokenStatus.ENABLED and row["status"] != TokenStatus.ENABLED:
             expired = values.get("expired_time", row["expired_time"])
             if expired != -1 and expired <= time.time():
                 raise InvalidRequest("the token has expired; change its expiry or make it never expire first")
@@ -163,7 +137,7 @@ async def update_token(request: Request, services: Services, principal: Principa
     return ok(token_view(updated, services.cache))
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def delete_token(request: Request, services: Services, principal: Principal) -> Response:
     row = await own(services, principal, path_id(request))
     await writes.delete_token(services.keeper, row["id"])

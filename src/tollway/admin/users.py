@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import desc, or_, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,43 +12,22 @@ from tollway.accounts import rules
 from tollway.accounts.passwords import hash_password_async
 from tollway.accounts.registration import create_account
 from tollway.admin import names
-from tollway.admin.envelope import (
-    INT64_MAX,
-    MAX_PAGE_SIZE,
-    ROLE_ADMIN,
-    ROLE_COMMON,
-    ROLE_ROOT,
-    USER_DELETED,
-    USER_DISABLED,
-    USER_ENABLED,
-    Principal,
-    api,
-    field,
-    keyword_number,
-    like_prefix,
-    ok,
-    page,
-    path_id,
-    read_json,
-)
+from tollway.admin.envelope import INT64_MAX, MAX_PAGE_SIZE, Principal, api, field, ok, page, path_id, read_json
 from tollway.admin.sessions import ensure_free_username, save_user, soft_delete
 from tollway.admin.views import user_view
+from tollway.constants import LogType, Role, UserStatus
 from tollway.errors import InvalidRequest, PermissionDenied
-from tollway.storage import schema, writes
+from tollway.storage import users as user_store
+from tollway.storage import writes
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-users = schema.users
-
-_ORDERS = {"quota": users.c.quota, "used_quota": users.c.used_quota, "request_count": users.c.request_count}
-
 
 async def load(services: Services, user_id: int) -> dict[str, Any]:
     """A user row that is not deleted, or InvalidRequest."""
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(users).where(users.c.id == user_id))).mappings().first()
-    if row is None or row["status"] == USER_DELETED:
+    row = await user_store.user_by_id(services.engine, user_id)
+    if row is None or row["status"] == UserStatus.DELETED:
         raise InvalidRequest(f"user {user_id} not found")
     return dict(row)
 
@@ -60,48 +38,37 @@ def _outranks(principal: Principal, target_role: int) -> None:
         raise PermissionDenied("you cannot view or change a user of the same or a higher role")
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def list_users(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
-    order = _ORDERS.get(request.query_params.get("order", ""), users.c.id)
-    query = (select(users).where(users.c.status != USER_DELETED).order_by(desc(order), desc(users.c.id))
-             .offset(offset).limit(limit))
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await user_store.find_users(services.engine, order=request.query_params.get("order", ""), offset=offset,
+                                       limit=limit)
     return ok([user_view(row, services.cache) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def search_users(request: Request, services: Services, principal: Principal) -> Response:
     """By id, or by username, email or display name prefix (One API's SearchUsers)."""
     keyword = request.query_params.get("keyword", "").strip()
-    pattern = like_prefix(keyword)
-    match = or_(users.c.username.like(pattern, escape="\\"), users.c.email.like(pattern, escape="\\"),
-                users.c.display_name.like(pattern, escape="\\"))
-    number = keyword_number(keyword)
-    if number is not None:
-        match = or_(users.c.id == number, match)
-    query = select(users).where(users.c.status != USER_DELETED, match).order_by(desc(users.c.id)).limit(MAX_PAGE_SIZE)
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(query)).mappings().all()
+    rows = await user_store.find_users(services.engine, keyword, limit=MAX_PAGE_SIZE)
     return ok([user_view(row, services.cache) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def get_user(request: Request, services: Services, principal: Principal) -> Response:
     row = await load(services, path_id(request))
     _outranks(principal, row["role"])
     return ok(user_view(row, services.cache))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def create_user(request: Request, services: Services, principal: Principal) -> Response:
     """Create a common user; like One API, a role at or above the caller's is refused and a lower one ignored."""
     data = await read_json(request, services)
     name = rules.username(data.get("username"))
     password = rules.password(data.get("password"))
     display_name = rules.display_name(data.get("display_name")) or name
-    role = field(data, "role", int, default=ROLE_COMMON)
+    role = field(data, "role", int, default=Role.COMMON)
     if role >= principal.role:
         raise PermissionDenied("you cannot create a user with a role equal to or above your own")
     await ensure_free_username(services, name)
@@ -112,7 +79,7 @@ async def create_user(request: Request, services: Services, principal: Principal
     return ok(user_view(row, services.cache))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def update_user(request: Request, services: Services, principal: Principal) -> Response:
     """Update a lower-role user; a quota change is written to the logs as a manage entry."""
     data = await read_json(request, services)
@@ -145,7 +112,7 @@ async def update_user(request: Request, services: Services, principal: Principal
         values["group"] = group
     if "role" in data:
         role = field(data, "role", int)
-        if role not in (ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT):
+        if role not in (Role.COMMON, Role.ADMIN, Role.ROOT):
             raise InvalidRequest("role must be 1 (common), 10 (admin) or 100 (root)")
         if not principal.is_root and role >= principal.role:
             raise PermissionDenied("you cannot give a user a role equal to or above your own")
@@ -165,12 +132,12 @@ async def update_user(request: Request, services: Services, principal: Principal
     if "password" in values:
         await services.accounts.sessions.end_user(user_id)
     if "quota" in values:
-        await writes.write_log(services.keeper, user_id=user_id, username=row["username"], kind=writes.LOG_MANAGE,
+        await writes.write_log(services.keeper, user_id=user_id, username=row["username"], kind=LogType.MANAGE,
                                content=f"admin {principal.username} changed quota from {current_quota} to {quota}")
     return ok(user_view(row, services.cache))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def delete_user(request: Request, services: Services, principal: Principal) -> Response:
     row = await load(services, path_id(request))
     if principal.role <= row["role"]:
@@ -179,41 +146,39 @@ async def delete_user(request: Request, services: Services, principal: Principal
     return ok()
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def manage_user(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{username, action}`: disable, enable, delete, promote (root only) or demote."""
     data = await read_json(request, services)
     name, action = field(data, "username", str, default=""), field(data, "action", str, default="")
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(users).where(users.c.username == name, users.c.status != USER_DELETED))
-               ).mappings().first()
+    row = await user_store.active_user_by_name(services.engine, name)
     if row is None:
         raise InvalidRequest(f"user {name!r} not found")
     _outranks(principal, row["role"])
     values: dict[str, Any]
     if action == "disable":
-        if row["role"] >= ROLE_ROOT:
+        if row["role"] >= Role.ROOT:
             raise PermissionDenied("the root user cannot be disabled")
-        values = {"status": USER_DISABLED}
+        values = {"status": UserStatus.DISABLED}
     elif action == "enable":
-        values = {"status": USER_ENABLED}
+        values = {"status": UserStatus.ENABLED}
     elif action == "delete":
-        if row["role"] >= ROLE_ROOT:
+        if row["role"] >= Role.ROOT:
             raise PermissionDenied("the root user cannot be deleted")
         await soft_delete(services, row["id"])
         return ok()
     elif action == "promote":
         if not principal.is_root:
             raise PermissionDenied("only root can promote users")
-        if row["role"] >= ROLE_ADMIN:
+        if row["role"] >= Role.ADMIN:
             raise InvalidRequest("this user is already an administrator")
-        values = {"role": ROLE_ADMIN}
+        values = {"role": Role.ADMIN}
     elif action == "demote":
-        if row["role"] >= ROLE_ROOT:
+        if row["role"] >= Role.ROOT:
             raise PermissionDenied("the root user cannot be demoted")
-        if row["role"] == ROLE_COMMON:
+        if row["role"] == Role.COMMON:
             raise InvalidRequest("this user is already a common user")
-        values = {"role": ROLE_COMMON}
+        values = {"role": Role.COMMON}
     else:
         raise InvalidRequest("action must be one of disable, enable, delete, promote, demote")
     updated = await writes.update_user(services.keeper, row["id"], values)
@@ -222,7 +187,7 @@ async def manage_user(request: Request, services: Services, principal: Principal
     return ok({"role": updated["role"], "status": updated["status"]})
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def top_up(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{user_id, quota, remark}`: add quota to a user and log it as a top-up (One API's AdminTopUp)."""
     data = await read_json(request, services)
@@ -238,7 +203,7 @@ async def top_up(request: Request, services: Services, principal: Principal) -> 
         raise InvalidRequest("the top-up would make the user's quota larger than the database can hold")
     updated = await writes.add_user_quota(services.keeper, user_id, quota)
     remark = str(data.get("remark") or "")
-    await writes.write_log(services.keeper, user_id=user_id, username=updated["username"], kind=writes.LOG_TOPUP,
+    await writes.write_log(services.keeper, user_id=user_id, username=updated["username"], kind=LogType.TOPUP,
                            quota=quota, content=f"admin {principal.username} topped up {quota}"
                            + (f": {remark}" if remark else ""))
     return ok()

@@ -11,24 +11,25 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tollway.admin import channels as one_api
 from tollway.admin.envelope import field, ok, path_id, read_json
 from tollway.aiproxy import types
+from tollway.constants import ChannelStatus
 from tollway.errors import InvalidRequest, NotFound
 from tollway.routing import channel_types
-from tollway.storage import schema, writes
+from tollway.storage import writes
 from tollway.storage.cache import Row, split_list
+from tollway.storage.channel_queries import all_channels, channel_by_id
 from tollway.storage.channel_secrets import merged_config
+from tollway.storage.test_results import forget_test_results
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-_channels = schema.channels
-STATUSES = (one_api.CHANNEL_ENABLED, one_api.CHANNEL_DISABLED, one_api.CHANNEL_AUTO_DISABLED)
+STATUSES = (ChannelStatus.ENABLED, ChannelStatus.DISABLED, ChannelStatus.AUTO_DISABLED)
 
 
 def _key_of(row: Row, services: Services) -> str:
@@ -72,9 +73,7 @@ def channel_json(row: Row, services: Services) -> dict[str, Any]:
 
 async def list_all(request: Request, services: Services) -> Response:
     """Every channel, oldest first (AI Proxy ignores the paging parameters FastGPT sends)."""
-    async with services.engine.connect() as conn:
-        rows = (await conn.execute(select(_channels).order_by(_channels.c.id))).mappings().all()
-    return ok([channel_json(row, services) for row in rows])
+    return ok([channel_json(row, services) for row in await all_channels(services.engine)])
 
 
 async def type_metas(request: Request, services: Services) -> Response:
@@ -139,7 +138,7 @@ async def create(request: Request, services: Services) -> Response:
     form.setdefault("name", "")
     form.setdefault("group", "default")
     values = one_api.channel_fields(form, creating=True)
-    status = field(data, "status", int, default=0) or one_api.CHANNEL_ENABLED
+    status = field(data, "status", int, default=0) or int(ChannelStatus.ENABLED)
     if status not in STATUSES:
         raise InvalidRequest("'status' must be 1 (enabled) or 2 (disabled)", param="status")
     kind_info = channel_types.get(kind)
@@ -160,8 +159,7 @@ async def create(request: Request, services: Services) -> Response:
 
 
 async def _row(services: Services, channel_id: int) -> Row:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(_channels).where(_channels.c.id == channel_id))).mappings().first()
+    row = await channel_by_id(services.engine, channel_id)
     if row is None:
         raise NotFound("channel not found")
     return row
@@ -210,5 +208,5 @@ async def delete(request: Request, services: Services) -> Response:
     channel_id = path_id(request)
     await _row(services, channel_id)
     await writes.delete_channels(services.keeper, [channel_id])
-    await one_api.forget_tests(services, [channel_id])
+    await forget_test_results(services.engine, [channel_id])
     return ok()

@@ -16,21 +16,19 @@ import zoneinfo
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tollway.admin.envelope import int64, ok
 from tollway.aiproxy import times
 from tollway.errors import InvalidRequest
-from tollway.storage import call_sums, schema
+from tollway.storage import call_sums
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
 SPANS = ("minute", "hour", "day", "month")
 WIDTHS = {"hour": 3600, "day": 86400}  # spans of fixed length, summed by the database in a zone with one offset
-_minutes, _quarters = schema.call_minutes, schema.call_quarters
 Bucket = Callable[[int], int]
 
 
@@ -77,19 +75,6 @@ def fixed_offset(tz: datetime.tzinfo, start: float | None, end: float) -> int | 
         return None
     offset = offsets.pop()
     return int(offset.total_seconds()) if offset is not None else 0
-
-
-def _where(table: Any, column: Any, request: Request, start: float | None, end: float, step: int
-           ) -> ColumnElement[bool]:
-    params = request.query_params
-    where = [column <= math.floor(end)]
-    if start is not None:
-        where.append(column >= math.floor(start) - math.floor(start) % step)
-    if params.get("channel") and params["channel"] != "0":
-        where.append(table.c.channel_id == int64(params["channel"], "channel"))
-    if params.get("model"):
-        where.append(table.c.model == params["model"])
-    return and_(*where)
 
 
 def _summary(channel: int, model: str, sums: list[int], max_rpm: int, max_tpm: int, per_unit: float
@@ -141,25 +126,17 @@ async def dashboard(request: Request, services: Services) -> Response:
     if start is not None and start > end:
         raise InvalidRequest("end_timestamp is before start_timestamp", param="end_timestamp")
     per_unit = services.cache.options.quota_per_unit
-    sums = [_minutes.c[name] if span == "minute" else _quarters.c[name] for name in call_sums.SUMS]
     offset = fixed_offset(tz, start, end) if span in WIDTHS else None
+    params = request.query_params
+    channel = int64(params["channel"], "channel") if params.get("channel") and params["channel"] != "0" else None
+    scope = (math.floor(start) if start is not None else None, math.floor(end), channel, params.get("model", ""))
     bucket: Bucket | None = None
     if span == "minute":
-        query = select(_minutes.c.minute, _minutes.c.channel_id, _minutes.c.model, *sums).where(
-            _where(_minutes, _minutes.c.minute, request, start, end, call_sums.MINUTE))
+        rows = await call_sums.minute_sums(services.log_engine, *scope)
     elif offset is not None:
         # One offset all through: the database sums the quarters into local hours or days itself.
-        quarter = _quarters.c.quarter
-        local = quarter - (quarter + literal_column(str(offset))) % literal_column(str(WIDTHS[span]))
-        query = (select(local, _quarters.c.channel_id, _quarters.c.model, *(func.sum(c) for c in sums),
-                        func.max(_quarters.c.max_rpm), func.max(_quarters.c.max_tpm))
-                 .where(_where(_quarters, quarter, request, start, end, call_sums.QUARTER))
-                 .group_by(local, _quarters.c.channel_id, _quarters.c.model))
+        rows = await call_sums.local_span_sums(services.log_engine, offset, WIDTHS[span], *scope)
     else:
-        query = select(_quarters.c.quarter, _quarters.c.channel_id, _quarters.c.model, *sums, _quarters.c.max_rpm,
-                       _quarters.c.max_tpm).where(
-            _where(_quarters, _quarters.c.quarter, request, start, end, call_sums.QUARTER))
+        rows = await call_sums.quarter_sums(services.log_engine, *scope)
         bucket = bucket_of(span, tz)
-    async with services.log_engine.connect() as conn:
-        rows = (await conn.execute(query)).all()
     return ok(series(rows, bucket, per_unit, minutes=span == "minute"))

@@ -9,21 +9,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, and_, desc, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
 from tollway.admin.envelope import MAX_PAGE_SIZE, int64, ok, path_id
 from tollway.aiproxy import times
+from tollway.constants import LogType
 from tollway.errors import InvalidRequest, NotFound
-from tollway.storage import log_details, schema
 from tollway.storage.cache import Row
+from tollway.storage.log_queries import LogFilter, counted_log_page, kept_bodies
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-_logs = schema.logs
-LOG_CONSUME, LOG_ERROR = 2, 6
 DEFAULT_PER_PAGE = 10
 # AI Proxy's relay modes (core/relay/mode/define.go) by the endpoint a call came in on.
 MODES = {"/v1/chat/completions": 1, "/v1/completions": 2, "/v1/embeddings": 3, "/v1/moderations": 4,
@@ -46,36 +44,31 @@ def _page(request: Request) -> tuple[int, int]:
     return (number - 1) * size, size
 
 
-def filters(request: Request) -> list[ColumnElement[bool]]:
+def log_filter(request: Request) -> LogFilter:
     """AI Proxy's log filters; an empty value means no filter (FastGPT sends `request_id=` when it has none)."""
     params = request.query_params
     start, end = times.window(request, times.WEEK)
-    where: list[ColumnElement[bool]] = [_logs.c.created_at >= math.floor(start or 0),
-                                        _logs.c.created_at <= math.floor(end)]
     kind = params.get("code_type") or "all"
     code = int64(params["code"], "code") if params.get("code") else 0
+    types: tuple[int, ...]
     if kind == "success" or (kind == "all" and code == 200):
-        where.append(_logs.c.type == LOG_CONSUME)
+        types = (LogType.CONSUME,)
     elif kind == "error":
-        where.append(_logs.c.type == LOG_ERROR)
+        types = (LogType.ERROR,)
     elif kind == "all":
-        where.append(_logs.c.type.in_((LOG_CONSUME, LOG_ERROR)))
+        types = (LogType.CONSUME, LogType.ERROR)
     else:
         raise InvalidRequest("code_type must be all, success or error", param="code_type")
-    if code and code != 200:
-        where.append(_logs.c.code == code)
-    if params.get("channel"):
-        where.append(_logs.c.channel_id == int64(params["channel"], "channel"))
-    for param, column in (("request_id", _logs.c.request_id), ("model_name", _logs.c.model_name),
-                          ("token_name", _logs.c.token_name), ("ip", _logs.c.ip)):
-        if params.get(param):
-            where.append(column == params[param])
-    return where
+    channel = int64(params["channel"], "channel") if params.get("channel") else None
+    return LogFilter(types=types, since=math.floor(start or 0), until=math.floor(end),
+                     code=code if code and code != 200 else None, channel_id=channel,
+                     request_id=params.get("request_id", ""), model_name=params.get("model_name", ""),
+                     token_name=params.get("token_name", ""), ip=params.get("ip", ""))
 
 
 def log_json(row: Row, quota_per_unit: float) -> dict[str, Any]:
     """A log in AI Proxy's shape (model.Log with ms times); `code` 200 for every consume log."""
-    consume = row["type"] == LOG_CONSUME
+    consume = row["type"] == LogType.CONSUME
     ended = int(row["created_at"] or 0) * 1000
     prompt, completion = int(row["prompt_tokens"] or 0), int(row["completion_tokens"] or 0)
     endpoint = row["endpoint"] or ""
@@ -98,20 +91,15 @@ def log_json(row: Row, quota_per_unit: float) -> dict[str, Any]:
 async def search(request: Request, services: Services) -> Response:
     """Logs of the last 7 days before `end_timestamp` (AI Proxy's window), newest first, with their total."""
     offset, limit = _page(request)
-    where = and_(True, *filters(request))
-    async with services.log_engine.connect() as conn:
-        rows = (await conn.execute(select(_logs).where(where).order_by(desc(_logs.c.id)).offset(offset)
-                                   .limit(limit))).mappings().all()
-        total = (await conn.execute(select(func.count()).select_from(_logs).where(where))).scalar_one()
+    rows, total = await counted_log_page(services.log_engine, log_filter(request), offset, limit)
     per_unit = services.cache.options.quota_per_unit
-    return ok({"logs": [log_json(row, per_unit) for row in rows], "total": int(total)})
+    return ok({"logs": [log_json(row, per_unit) for row in rows], "total": total})
 
 
 async def detail(request: Request, services: Services) -> Response:
     """The bodies kept with a log (AI Proxy's RequestDetail); the id is the log's."""
     log_id = path_id(request, "log_id")
-    async with services.log_engine.connect() as conn:
-        found = await log_details.read(conn, log_id)
+    found = await kept_bodies(services.log_engine, log_id)
     if found is None:
         raise NotFound(f"no request or response body is kept for log {log_id}")
     return ok({"id": found["id"], "log_id": found["log_id"], "request_body": found["request_body"] or "",

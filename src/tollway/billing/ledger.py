@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from tollway.errors import InsufficientQuota, QuotaUnavailable
 from tollway.storage.cache import Cache, ChannelEntry, TokenEntry, UserEntry
+from tollway.storage.database import DatabaseError
 from tollway.storage.keeper import Keeper
 from tollway.storage.lease_book import Want
 from tollway.storage.leases import TOKEN, USER
@@ -80,7 +79,7 @@ class Ledger:
                 wants.append(Want(TOKEN, token.id, token.remain, amount))
             try:
                 short = await self.leases.ensure(wants, patient=patient)
-            except (SQLAlchemyError, OSError) as exc:
+            except (DatabaseError, OSError) as exc:
                 log.warning("taking a quota lease failed: %r", exc)
                 raise QuotaUnavailable("the quota store cannot be reached; try again shortly") from exc
             if short:
@@ -101,7 +100,7 @@ class Ledger:
             return
         try:
             await self.leases.ensure(wants, patient=False, greedy=True)
-        except (SQLAlchemyError, OSError) as exc:  # the settlement still happens, capped at the slices
+        except (DatabaseError, OSError) as exc:  # the settlement still happens, capped at the slices
             log.warning("taking a quota lease to settle a call failed: %r", exc)
 
     def _release(self, hold: Hold) -> bool:

@@ -75,7 +75,7 @@ def _type_view(kind: channel_types.ChannelType, _: i18n.Translator) -> dict[str,
         base_hint = f"{_(BASE_URL_HINTS[kind.id])} {base_hint}".strip()
     return {"id": kind.id, "label": _(kind.label), "base_url": kind.base_url,
             "needs_base_url": kind.needs_base_url, "base_hint": base_hint, "key_help": _(kind.key_help),
-            "config": fields, "models": model_lists.default_models(kind.id), "json_key": kind.id == 42}
+            "config": fields, "models": model_lists.default_models(kind.id), "json_key": kind.json_key}
 
 
 def _json_object(text: str) -> dict[str, Any]:

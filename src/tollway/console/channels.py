@@ -7,33 +7,31 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, Select, desc, func, or_, select, true
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import keyword_number, like_prefix
 from tollway.admin.views import channel_view
 from tollway.console import channel_forms
 from tollway.console.render import ROLE_ADMIN, Visitor, page, render
-from tollway.operations.balances import FETCHERS
+from tollway.constants import ChannelStatus
 from tollway.routing import channel_types
-from tollway.storage import schema
+from tollway.storage.channel_queries import ChannelFilter, channel_by_id, channel_count, channel_page
 
 if TYPE_CHECKING:
     from tollway.services import Services
-
-channels = schema.channels
-
 
 def _(text: str) -> str:
     """Marks English text that is translated where it is shown (the catalog test finds it by this call)."""
     return text
 
 PAGE_SIZE = 20
-CNY_BALANCE_TYPES = frozenset({36, 44})  # DeepSeek and SiliconFlow state balances in yuan
-STATUS_FILTERS = {"enabled": (1,), "disabled": (2, 3)}
-STATUS_BADGES = {1: ("ok", _("Enabled")), 2: ("warn", _("Disabled")), 3: ("bad", _("Disabled automatically"))}
+STATUS_FILTERS: dict[str, tuple[int, ...]] = {"enabled": (ChannelStatus.ENABLED,),
+                                               "disabled": (ChannelStatus.DISABLED, ChannelStatus.AUTO_DISABLED)}
+STATUS_BADGES: dict[int, tuple[str, str]] = {
+    ChannelStatus.ENABLED: ("ok", _("Enabled")), ChannelStatus.DISABLED: ("warn", _("Disabled")),
+    ChannelStatus.AUTO_DISABLED: ("bad", _("Disabled automatically"))}
+CURRENCY_SIGNS = {"USD": "$", "CNY": "¥"}
 
 
 @dataclass(frozen=True)
@@ -77,17 +75,9 @@ class Paging:
         return self.url(self.number + 1) if self.number < self.pages else ""
 
 
-def _filter(keyword: str, status: str) -> ColumnElement[bool]:
+def _filter(keyword: str, status: str) -> ChannelFilter:
     """The API's search (id, or name prefix) and an optional status filter."""
-    match: ColumnElement[bool] = true()
-    if keyword:
-        match = channels.c.name.like(like_prefix(keyword), escape="\\")
-        number = keyword_number(keyword)
-        if number is not None:
-            match = or_(channels.c.id == number, match)
-    if status in STATUS_FILTERS:
-        match = match & channels.c.status.in_(STATUS_FILTERS[status])
-    return match
+    return ChannelFilter(keyword=keyword or None, statuses=STATUS_FILTERS.get(status, ()))
 
 
 def when(unix: int | float) -> str:
@@ -103,11 +93,8 @@ def _row(view: dict[str, Any], cooling: list[dict[str, Any]]) -> dict[str, Any]:
     return {**view, "type_label": kind.label, "badge": badge, "status_text": status, "model_list": models,
             "status_when": when(view["status_time"]), "cooling": [p for p in cooling if p["channel_id"] == view["id"]],
             "groups": [g for g in (view["group"] or "default").split(",") if g],
-            "balance_supported": kind.id in FETCHERS, "currency": "¥" if kind.id in CNY_BALANCE_TYPES else "$"}
-
-
-def _select(match: ColumnElement[bool]) -> Select[Any]:
-    return select(channels).where(match).order_by(desc(channels.c.priority), desc(channels.c.id))
+            "balance_supported": bool(kind.balance_currency),
+            "currency": CURRENCY_SIGNS.get(kind.balance_currency, "$")}
 
 
 @page(ROLE_ADMIN)
@@ -115,10 +102,8 @@ async def channel_list(request: Request, services: Services, seen: Visitor) -> R
     keyword = request.query_params.get("keyword", "").strip()
     status = request.query_params.get("status", "")
     match = _filter(keyword, status)
-    async with services.engine.connect() as conn:
-        total = int((await conn.execute(select(func.count()).select_from(channels).where(match))).scalar_one())
-        paging = Paging.of(request, total)
-        rows = (await conn.execute(_select(match).offset(paging.offset).limit(paging.size))).mappings().all()
+    paging = Paging.of(request, await channel_count(services.engine, match))
+    rows = await channel_page(services.engine, paging.offset, paging.size, match)
     health = services.guards.health.view()
     cooling = [{**pair, "since_text": when(pair["since"]), "until_text": when(pair["until"])}
                for pair in health["cooling"]]
@@ -131,7 +116,7 @@ async def channel_list(request: Request, services: Services, seen: Visitor) -> R
     return render(request, services, "channels/list.html", channels=items, paging=paging, keyword=keyword,
                   status_filter=status, run=run if run["started_at"] else None, added=added, cooling=cooling,
                   saved=request.query_params.get("saved") == "1",
-                  disabled_count=sum(1 for c in services.cache.channels.values() if c.status != 1))
+                  disabled_count=sum(1 for c in services.cache.channels.values() if c.status != ChannelStatus.ENABLED))
 
 
 @page(ROLE_ADMIN)
@@ -142,8 +127,7 @@ async def channel_add(request: Request, services: Services, seen: Visitor) -> Re
 @page(ROLE_ADMIN)
 async def channel_edit(request: Request, services: Services, seen: Visitor) -> Response:
     channel_id = int(request.path_params["id"])
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(channels).where(channels.c.id == channel_id))).mappings().first()
+    row = await channel_by_id(services.engine, channel_id)
     if row is None:
         return render(request, services, "error.html", status=404, code=404, message="This channel does not exist.")
     view = channel_view(row, services.cache, services.keybox)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,30 +13,29 @@ from tollway.admin import dashboard as usage
 from tollway.console import charts
 from tollway.console.i18n import Translator
 from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, format_quota, page, render
-from tollway.storage import schema
-from tollway.storage.rollups import DAY, EVERYONE, day_label
+from tollway.storage.log_queries import ModelDay, daily_usage
+from tollway.storage.rollups import DAY, EVERYONE, day_label, recent_days
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-rollups = schema.log_rollups
 MODEL_BARS = 12  # the busiest models get a bar; the table lists them all
 
 
 @dataclass
 class Totals:
-    """Sums of One API's dashboard rows ({Day, ModelName, RequestCount, Quota, PromptTokens, CompletionTokens})."""
+    """Sums of usage per day and model."""
 
     requests: int = 0
     quota: int = 0
     prompt: int = 0
     completion: int = 0
 
-    def add(self, row: dict[str, Any]) -> None:
-        self.requests += row["RequestCount"]
-        self.quota += row["Quota"]
-        self.prompt += row["PromptTokens"]
-        self.completion += row["CompletionTokens"]
+    def add(self, row: ModelDay) -> None:
+        self.requests += row.request_count
+        self.quota += row.quota
+        self.prompt += row.prompt_tokens
+        self.completion += row.completion_tokens
 
 
 @dataclass
@@ -46,12 +45,12 @@ class Usage:
     total: Totals = field(default_factory=Totals)
 
 
-def summarize(rows: list[dict[str, Any]], first_day: int) -> Usage:
+def summarize(rows: list[ModelDay], first_day: int) -> Usage:
     """The rows summed per day (every one of the 7 days, empty ones too) and per model (busiest first)."""
     found = Usage(days={day_label(first_day + i * DAY): Totals() for i in range(usage.DAYS)})
     for row in rows:
-        found.days.setdefault(row["Day"], Totals()).add(row)
-        found.models.setdefault(row["ModelName"], Totals()).add(row)
+        found.days.setdefault(day_label(row.day), Totals()).add(row)
+        found.models.setdefault(row.model_name, Totals()).add(row)
         found.total.add(row)
     found.models = dict(sorted(found.models.items(), key=lambda item: (-item[1].quota, -item[1].requests, item[0])))
     return found
@@ -109,9 +108,8 @@ async def dashboard(request: Request, services: Services, seen: Visitor) -> Resp
     owner: int | None = EVERYONE if everyone else seen.user.id
     if username:
         owner = next((u.id for u in services.cache.users.values() if u.username == username), None)
-    first, last = usage._last_days(usage.DAYS)  # the same days and rows as GET /api/user/dashboard
-    rows = [] if owner is None else await usage._query(
-        services, [rollups.c.user_id == owner, rollups.c.day >= first, rollups.c.day <= last])
+    first, last = recent_days(usage.DAYS)  # the same days and rows as GET /api/user/dashboard
+    rows = [] if owner is None else await daily_usage(services.log_engine, owner, first, last)
     found = summarize(rows, first)
     translate = Translator(seen.language)
     options = services.cache.options

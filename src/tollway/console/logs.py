@@ -5,23 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin import logs as log_api
 from tollway.admin.envelope import INT64_MAX, page
+from tollway.admin.logs import log_filter
 from tollway.admin.views import log_view
 from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, render
 from tollway.console.render import page as console_page
+from tollway.constants import LogType
 from tollway.errors import InvalidRequest
-from tollway.storage import log_details, schema
+from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, log_with_bodies
+from tollway.storage.tokens import own_token_names
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-logs, tokens = schema.logs, schema.tokens
 PAGE_SIZES = (10, 20, 50, 100)
 FILTERS = ("type", "start_timestamp", "end_timestamp", "token_name", "model_name", "username", "channel", "size")
 
@@ -33,8 +33,8 @@ def _(text: str) -> str:
 
 # One API's log types (model/log.go) with their badge; 0 means every type in a filter.
 TYPES: dict[int, tuple[str, str]] = {
-    1: (_("Top-up"), "ok"), 2: (_("Consume"), ""), 3: (_("Manage"), "warn"), 4: (_("System event"), ""),
-    5: (_("Test"), ""), 6: (_("Error"), "bad"),
+    LogType.TOPUP: (_("Top-up"), "ok"), LogType.CONSUME: (_("Consume"), ""), LogType.MANAGE: (_("Manage"), "warn"),
+    LogType.SYSTEM: (_("System event"), ""), LogType.TEST: (_("Test"), ""), LogType.ERROR: (_("Error"), "bad"),
 }
 
 
@@ -68,24 +68,21 @@ async def log_list(request: Request, services: Services, seen: Visitor) -> Respo
     own = None if admin else seen.user.id
     invalid = False
     try:  # the API's own filters and paging, so the page lists exactly what GET /api/log/(self) answers
-        where = log_api.filters(request, own_user=own)
-        summed = log_api.filters(request, own_user=own, by_type=False)
+        where = log_filter(request, own_user=own)
+        summed = log_filter(request, own_user=own, by_type=False)
         offset, size = page(request)
     except InvalidRequest:
         invalid = True
-        mine: list[ColumnElement[bool]] = [] if own is None else [logs.c.user_id == own]
-        where, summed, (offset, size) = mine, list(mine), (0, PAGE_SIZES[0])
+        where = summed = LogFilter(user_id=own)
+        offset, size = 0, PAGE_SIZES[0]
     number = offset // size
     if size not in PAGE_SIZES:  # the page offers these sizes only
         size = PAGE_SIZES[0]
     offset = number * size
-    async with services.log_engine.connect() as conn:
-        # One more row than shown tells whether a next page exists without counting millions of logs.
-        rows = (await conn.execute(log_api.page_query(where, offset, size + 1))).mappings().all()
-        quota_sum = int((await conn.execute(log_api.sum_query(summed))).scalar_one())
-    async with services.engine.connect() as conn:
-        token_names = sorted(set((await conn.execute(
-            select(tokens.c.name).where(tokens.c.user_id == seen.user.id))).scalars().all()))
+    # One more row than shown tells whether a next page exists without counting millions of logs.
+    rows = await log_page(services.log_engine, where, offset, size + 1)
+    quota_sum = await consume_quota_sum(services.log_engine, summed)
+    token_names = await own_token_names(services.engine, seen.user.id)
     kept = {name: request.query_params[name] for name in FILTERS if request.query_params.get(name)}
 
     def page_url(to: int) -> str:
@@ -106,9 +103,7 @@ async def log_detail(request: Request, services: Services, seen: Visitor) -> Res
     log_id = int(request.path_params["id"])
     row = bodies = None
     if log_id <= INT64_MAX:
-        async with services.log_engine.connect() as conn:
-            row = (await conn.execute(select(logs).where(logs.c.id == log_id))).mappings().first()
-            bodies = await log_details.read(conn, log_id) if row is not None else None
+        row, bodies = await log_with_bodies(services.log_engine, log_id)
     if row is None:
         return render(request, services, "error.html", status=404, code=404, message="This page does not exist.")
     return render(request, services, "logs/detail.html", log=shown(row, services, admin=True), bodies=bodies)

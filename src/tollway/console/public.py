@@ -11,7 +11,8 @@ from starlette.routing import Route
 from tollway.console import i18n
 from tollway.console.providers import base_url as _base_url
 from tollway.console.providers import oauth_buttons as _oauth_buttons
-from tollway.console.render import ROLE_COMMON, Visitor, page, render
+from tollway.console.render import Visitor, page, render
+from tollway.constants import Role
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -81,7 +82,7 @@ async def oauth_callback(request: Request, services: Services, seen: Visitor) ->
                   code=request.query_params.get("code", ""), state=request.query_params.get("state", ""))
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def chat(request: Request, services: Services, seen: Visitor) -> Response:
     return render(request, services, "chat.html", chat_url=services.cache.options["ChatLink"])
 

@@ -19,13 +19,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tollway import __version__
 from tollway.admin.names import has_nul_query
 from tollway.console import i18n, markdown
+from tollway.constants import ENUMS, Role, UserStatus
 from tollway.storage.cache import UserEntry
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
 HERE = Path(__file__).parent
-ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT = 1, 10, 100
+# Kept for the pages that still import them from here; new code reads tollway.constants.Role.
+ROLE_COMMON: int = Role.COMMON
+ROLE_ADMIN: int = Role.ADMIN
+ROLE_ROOT: int = Role.ROOT
 
 # Strings the browser script shows; sent to every page in the visitor's language.
 SCRIPT_STRINGS = (
@@ -41,6 +45,8 @@ def environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["markdown"] = markdown.render
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    # Templates compare with names (`t.status == TokenStatus.ENABLED`), not One API's bare numbers.
+    env.globals.update({enum.__name__: enum for enum in ENUMS})
     return env
 
 
@@ -67,7 +73,7 @@ def visitor(request: Request, services: Services) -> Visitor:
     """The signed-in user behind the session cookie, if any, and the language to answer in."""
     user_id = request.session.get("id") if "session" in request.scope else None
     user = services.cache.users.get(int(user_id)) if user_id is not None else None
-    if user is not None and user.status != 1:
+    if user is not None and user.status != UserStatus.ENABLED:
         user = None
     return Visitor(user=user, language=i18n.language_of(request))
 
@@ -87,7 +93,7 @@ def format_quota(services: Services, quota: int | float) -> str:
 def navigation(role: int) -> list[tuple[str, str]]:
     """(path, label) of the pages this role may open, in menu order."""
     items = [("/dashboard", "Dashboard"), ("/token", "Tokens"), ("/log", "Logs"), ("/topup", "Top up")]
-    if role >= ROLE_ADMIN:
+    if role >= Role.ADMIN:
         items[1:1] = [("/channel", "Channels")]
         items += [("/redemption", "Redemption codes"), ("/user", "Users")]
     items += [("/chat", "Chat"), ("/setting", "Settings")]

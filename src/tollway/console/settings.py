@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import escape
-from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,7 +17,7 @@ from tollway.console import i18n, markdown, settings_forms
 from tollway.console.providers import base_url, oauth_buttons
 from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, Visitor, page, render, visitor
 from tollway.console.settings_forms import _
-from tollway.storage import schema
+from tollway.storage.users import user_by_id
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -61,8 +60,9 @@ def _script_texts(language: str) -> dict[str, str]:
 
 
 async def _own_row(services: Services, user_id: int) -> dict[str, Any]:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(schema.users).where(schema.users.c.id == user_id))).mappings().one()
+    row = await user_by_id(services.engine, user_id)
+    if row is None:
+        raise LookupError(f"user {user_id} vanished")  # as `.one()` raised: the visitor was just found
     return user_view(row, services.cache)
 
 

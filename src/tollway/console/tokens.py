@@ -11,23 +11,22 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import desc, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.admin import tokens as token_api
-from tollway.admin.envelope import INT64_MAX, like_prefix
+from tollway.admin.envelope import INT64_MAX
 from tollway.admin.views import token_view
-from tollway.console.render import ROLE_COMMON, Visitor, page, render
-from tollway.storage import schema
+from tollway.console.render import Visitor, page, render
+from tollway.constants import Role, TokenStatus
+from tollway.storage import tokens as token_store
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-tokens = schema.tokens
 PAGE_SIZES = (10, 20, 50, 100)
-ORDERS = ("", "remain_quota", "used_quota")
+ORDERS = ("", *token_store.ORDERS)
 NEW_TOKEN_QUOTA = 500_000  # One API's default for a new token: $1 at the default QuotaPerUnit
 
 
@@ -39,14 +38,14 @@ def _(text: str) -> str:
 def status_of(view: dict[str, Any], now: float) -> tuple[str, str]:
     """The token's state as the relay sees it (label, badge class): an enabled token past its expiry is expired."""
     status = view["status"]
-    if status == token_api.TOKEN_ENABLED:
+    if status == TokenStatus.ENABLED:
         if view["expired_time"] != -1 and view["expired_time"] <= now:
             return _("Expired"), "bad"
         if not view["unlimited_quota"] and view["remain_quota"] <= 0:
             return _("Used up"), "bad"
         return _("Enabled"), "ok"
-    return {token_api.TOKEN_DISABLED: (_("Disabled"), "warn"), token_api.TOKEN_EXPIRED: (_("Expired"), "bad"),
-            token_api.TOKEN_EXHAUSTED: (_("Used up"), "bad")}.get(status, (_("Unknown"), ""))
+    return {TokenStatus.DISABLED: (_("Disabled"), "warn"), TokenStatus.EXPIRED: (_("Expired"), "bad"),
+            TokenStatus.EXHAUSTED: (_("Used up"), "bad")}.get(status, (_("Unknown"), ""))
 
 
 def site_address(request: Request, services: Services) -> str:
@@ -77,7 +76,7 @@ def _int(raw: str, default: int, allowed: tuple[int, ...] = ()) -> int:
     return value if (value in allowed if allowed else value >= 0) else default
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def token_list(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     params = request.query_params
@@ -85,17 +84,12 @@ async def token_list(request: Request, services: Services, seen: Visitor) -> Res
     order = params.get("order", "") if params.get("order", "") in ORDERS else ""
     size = _int(params.get("size", ""), PAGE_SIZES[0], PAGE_SIZES)
     number = _int(params.get("p", ""), 0)
-    where = [tokens.c.user_id == seen.user.id]
-    if keyword:  # a name prefix, as GET /api/token/search matches
-        pattern = like_prefix(keyword)
-        where.append(tokens.c.name.like(pattern, escape="\\"))
-    async with services.engine.connect() as conn:
-        total = int((await conn.execute(select(func.count()).select_from(tokens).where(*where))).scalar_one())
-        pages = max(1, math.ceil(total / size))
-        number = min(number, pages - 1)
-        query = (select(tokens).where(*where).order_by(*token_api._ORDERS.get(order, ()), desc(tokens.c.id))
-                 .offset(number * size).limit(size))
-        rows = (await conn.execute(query)).mappings().all()
+    prefix = keyword or None  # a name prefix, as GET /api/token/search matches
+    total = await token_store.count_own_tokens(services.engine, seen.user.id, prefix)
+    pages = max(1, math.ceil(total / size))
+    number = min(number, pages - 1)
+    rows = await token_store.own_tokens(services.engine, seen.user.id, prefix, order=order, offset=number * size,
+                                        limit=size)
     now = time.time()
     chat = _web_link(services.cache.options["ChatLink"])
     site = site_address(request, services)
@@ -126,20 +120,18 @@ async def _form(request: Request, services: Services, seen: Visitor, token: dict
                   per_unit=options.quota_per_unit, name_max=token_api.NAME_MAX)
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def token_add(request: Request, services: Services, seen: Visitor) -> Response:
     return await _form(request, services, seen, None)
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def token_edit(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     token_id = int(request.path_params["id"])
     row = None
     if token_id <= INT64_MAX:
-        async with services.engine.connect() as conn:
-            row = (await conn.execute(select(tokens).where(tokens.c.id == token_id,
-                                                           tokens.c.user_id == seen.user.id))).mappings().first()
+        row = await token_store.own_token(services.engine, seen.user.id, token_id)
     if row is None:  # another user's token is as absent as a deleted one
         return render(request, services, "error.html", status=404, code=404, message="This page does not exist.")
     return await _form(request, services, seen, token_view(row, services.cache))

@@ -10,16 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin import logs as log_api
 from tollway.admin.views import log_view
-from tollway.console.render import ROLE_COMMON, Visitor, page, render
-from tollway.storage import schema, writes
+from tollway.console.render import Visitor, page, render
+from tollway.constants import Role
 from tollway.storage.cache import UserEntry
+from tollway.storage.topups import recent_topups
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-logs = schema.logs
 RECENT = 5
 
 
@@ -34,13 +33,11 @@ def top_up_url(link: str, user: UserEntry) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def topup(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     user, options = seen.user, services.cache.options
-    where = [logs.c.user_id == user.id, logs.c.type == writes.LOG_TOPUP]
-    async with services.log_engine.connect() as conn:
-        rows = (await conn.execute(log_api.page_query(where, 0, RECENT))).mappings().all()
+    rows = await recent_topups(services.log_engine, user.id, RECENT)
     return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
                   link=top_up_url(str(options["TopUpLink"] or ""), user),
                   recent=[log_view(row, with_id=False) for row in rows],

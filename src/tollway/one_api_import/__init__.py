@@ -7,18 +7,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from tollway.crypto import KeyBox
 from tollway.errors import InvalidRequest
-from tollway.one_api_import import source
 from tollway.one_api_import.copier import Importer, Report
+from tollway.storage import one_api_source as source
+from tollway.storage.database import DatabaseError, Engine
+from tollway.storage.one_api_target import import_transaction
 
 __all__ = ["Report", "import_one_api"]
 
 
-async def import_one_api(dsn: str, *, engine: AsyncEngine, log_engine: AsyncEngine, keybox: KeyBox,
+async def import_one_api(dsn: str, *, engine: Engine, log_engine: Engine, keybox: KeyBox,
                          logs: bool = False, lock: asyncio.Lock | None = None) -> Report:
     """Copy a One API database into Tollway's (see copier.py); InvalidRequest when the source cannot be read.
 
@@ -32,26 +31,20 @@ async def import_one_api(dsn: str, *, engine: AsyncEngine, log_engine: AsyncEngi
     def unreadable(exc: BaseException) -> InvalidRequest:
         return InvalidRequest(f"could not read the One API database: {source.safe_message(exc, url)}", param="dsn")
 
-    reader = source.open_source(url)
+    reader = source.OneApiSource(url)
     try:
         try:
-            source_conn = await reader.connect()
-        except (SQLAlchemyError, OSError) as exc:
+            await reader.open()
+            importer = Importer(reader, keybox)
+            await importer.load()
+        except (DatabaseError, OSError) as exc:
             raise unreadable(exc) from None
-        try:
-            try:
-                importer = Importer(await source.tables(source_conn), source_conn, keybox)
-                await importer.load()
-            except (SQLAlchemyError, OSError) as exc:
-                raise unreadable(exc) from None
-            async with lock or _unlocked(), engine.begin() as conn:
-                await importer.run(conn)
-            if logs:
-                await importer.logs(log_engine, f"import:{source.fingerprint(url)}:logs", unreadable)
-        finally:
-            await source_conn.close()
+        async with lock or _unlocked(), import_transaction(engine) as target:
+            await importer.run(target)
+        if logs:
+            await importer.logs(log_engine, f"import:{source.fingerprint(url)}:logs", unreadable)
     finally:
-        await reader.dispose()
+        await reader.close()
     return importer.report
 
 

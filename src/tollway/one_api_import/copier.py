@@ -15,16 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from tollway.crypto import KeyBox
 from tollway.errors import InvalidRequest
-from tollway.one_api_import.source import rows
 from tollway.options import SPECS, parse, serialize
-from tollway.storage import changes, charges, schema, writes
+from tollway.storage import changes
 from tollway.storage.channel_secrets import merged_config
+from tollway.storage.database import DatabaseError, Engine
+from tollway.storage.one_api_source import OneApiSource
+from tollway.storage.one_api_target import ImportTarget, imported_logs_mark, write_imported_logs
 
 LOG_BATCH = 1000
 _USER_FIELDS = ("username", "password", "display_name", "role", "status", "email", "github_id", "wechat_id",
@@ -75,10 +73,9 @@ def _values(row: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 @dataclass
 class Importer:
-    """One import run: the source tables, the target connections, the sealing key and what maps to what."""
+    """One import run: the source database, the sealing key and what maps to what."""
 
-    source: dict[str, Table]
-    source_conn: AsyncConnection
+    source: OneApiSource
     keybox: KeyBox
     report: Report = field(default_factory=Report)
     loaded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # the source rows but the logs
@@ -87,31 +84,28 @@ class Importer:
 
     async def load(self) -> None:
         """Read every source table but the logs (so that the target's transaction never waits on the source)."""
-        if "channels" not in self.source or "users" not in self.source:
+        if not self.source.has("channels") or not self.source.has("users"):
             raise InvalidRequest("that database has no One API tables (users, channels)", param="dsn")
         for name in ("users", "tokens", "channels", "options", "redemptions"):
-            table = self.source.get(name)
-            self.loaded[name] = await rows(self.source_conn, table) if table is not None else []
+            self.loaded[name] = await self.source.rows(name)
 
     async def _source_rows(self, name: str) -> list[dict[str, Any]]:
         return self.loaded.get(name, [])
 
-    async def run(self, conn: AsyncConnection) -> None:
-        """Everything but the logs, in the target transaction `conn` (after `load`)."""
-        await self._users(conn)
-        await self._tokens(conn)
-        await self._channels(conn)
-        await self._options(conn)
-        await self._codes(conn)
+    async def run(self, target: ImportTarget) -> None:
+        """Everything but the logs, in the target's transaction (after `load`)."""
+        await self._users(target)
+        await self._tokens(target)
+        await self._channels(target)
+        await self._options(target)
+        await self._codes(target)
         # Other processes route the new channels within seconds; users and tokens they load on first use.
         if self.channels:
-            await changes.record(conn, changes.CHANNEL, sorted(set(self.channels.values())))
+            await target.record_change(changes.CHANNEL, sorted(set(self.channels.values())))
 
-    async def _users(self, conn: AsyncConnection) -> None:
-        users = schema.users
-        existing = {name: uid for uid, name in (await conn.execute(select(users.c.id, users.c.username))).all()}
-        taken = {column: set((await conn.execute(select(users.c[column]).where(users.c[column].is_not(None))))
-                             .scalars()) for column in ("access_token", "aff_code")}
+    async def _users(self, target: ImportTarget) -> None:
+        existing = await target.user_ids_by_name()
+        taken = {column: await target.taken_user_values(column) for column in ("access_token", "aff_code")}
         inviters: list[tuple[int, int]] = []
         for row in await self._source_rows("users"):
             name = row.get("username")
@@ -130,18 +124,15 @@ class Importer:
                     self.report.skip(f"users' {column}", "held by another Tollway user (left empty)")
                 elif value:
                     taken[column].add(value)
-            result = await conn.execute(insert(users).values(**values))
-            self.users[row["id"]] = existing[name] = result.inserted_primary_key[0]  # type: ignore[index]
+            self.users[row["id"]] = existing[name] = await target.insert_user(values)
             if row.get("inviter_id"):
                 inviters.append((self.users[row["id"]], int(row["inviter_id"])))
             self.report.imported["users"] += 1
         for user_id, inviter in inviters:
-            await conn.execute(update(users).where(users.c.id == user_id)
-                               .values(inviter_id=self.users.get(inviter, 0)))
+            await target.set_inviter(user_id, self.users.get(inviter, 0))
 
-    async def _tokens(self, conn: AsyncConnection) -> None:
-        tokens = schema.tokens
-        existing = set((await conn.execute(select(tokens.c.key))).scalars())
+    async def _tokens(self, target: ImportTarget) -> None:
+        existing = await target.token_keys()
         for row in await self._source_rows("tokens"):
             key = row.get("key")
             if not key:
@@ -151,18 +142,17 @@ class Importer:
             elif row.get("user_id") not in self.users:
                 self.report.skip("tokens", "owner is not a One API user")
             else:
-                await conn.execute(insert(tokens).values(key=key, user_id=self.users[row["user_id"]],
-                                                         **_values(row, _TOKEN_FIELDS)))
+                await target.insert_token({"key": key, "user_id": self.users[row["user_id"]],
+                                           **_values(row, _TOKEN_FIELDS)})
                 existing.add(key)
                 self.report.imported["tokens"] += 1
 
     def _fingerprint(self, kind: Any, name: Any, base_url: Any, key: str) -> tuple[int, str, str, str]:
         return int(kind or 0), str(name or ""), str(base_url or "").rstrip("/"), key
 
-    async def _channels(self, conn: AsyncConnection) -> None:
-        channels = schema.channels
+    async def _channels(self, target: ImportTarget) -> None:
         existing: dict[tuple[int, str, str, str], int] = {}
-        for ours in (await conn.execute(select(channels))).mappings():
+        for ours in await target.channels():
             try:
                 key = self.keybox.open(ours["key"] or "")
             except ValueError:
@@ -185,16 +175,12 @@ class Importer:
                 except ValueError:
                     self.report.failed.append(f"channel {row['id']} ({row.get('name')}): its config is not JSON; "
                                               "imported without it")
-            result = await conn.execute(insert(channels).values(**values))
-            channel_id = result.inserted_primary_key[0]  # type: ignore[index]
-            stored = (await conn.execute(select(channels).where(channels.c.id == channel_id))).mappings().one()
-            await writes.write_abilities(conn, stored)
+            channel_id = await target.insert_channel(values)
             self.channels[row["id"]] = existing[print_] = channel_id
             self.report.imported["channels"] += 1
 
-    async def _options(self, conn: AsyncConnection) -> None:
-        options = schema.options
-        stored = dict((await conn.execute(select(options.c.key, options.c.value))).all())
+    async def _options(self, target: ImportTarget) -> None:
+        stored = await target.option_texts()
         changed = False
         for row in await self._source_rows("options"):
             key, raw = str(row.get("key") or ""), row.get("value")
@@ -209,18 +195,14 @@ class Importer:
             if stored.get(key) == text:
                 self.report.skip("options", "already set to the same value")
                 continue
-            if key in stored:
-                await conn.execute(update(options).where(options.c.key == key).values(value=text))
-            else:
-                await conn.execute(insert(options).values(key=key, value=text))
+            await target.put_option(key, text, stored=key in stored)
             changed = True
             self.report.imported["options"] += 1
         if changed:
-            await changes.record(conn, changes.OPTIONS)  # other processes reload options
+            await target.record_change(changes.OPTIONS)  # other processes reload options
 
-    async def _codes(self, conn: AsyncConnection) -> None:
-        codes = schema.redemptions
-        existing = set((await conn.execute(select(codes.c.key))).scalars())
+    async def _codes(self, target: ImportTarget) -> None:
+        existing = await target.code_keys()
         for row in await self._source_rows("redemptions"):
             key = row.get("key")
             if not key:
@@ -228,32 +210,27 @@ class Importer:
             elif key in existing:
                 self.report.skip("redemptions", "code already in Tollway")
             else:
-                await conn.execute(insert(codes).values(key=key, user_id=self.users.get(row.get("user_id") or 0, 0),
-                                                        **_values(row, _CODE_FIELDS)))
+                await target.insert_code({"key": key, "user_id": self.users.get(row.get("user_id") or 0, 0),
+                                          **_values(row, _CODE_FIELDS)})
                 existing.add(key)
                 self.report.imported["redemptions"] += 1
 
-    async def logs(self, log_engine: AsyncEngine, mark: str, read_failed: Callable[[BaseException], Exception]
-                   ) -> None:
+    async def logs(self, log_engine: Engine, mark: str, read_failed: Callable[[BaseException], Exception]) -> None:
         """Logs after the last one an earlier import of this source brought, in batches each with its mark."""
-        table = self.source.get("logs")
-        if table is None:
+        if not self.source.has("logs"):
             return
-        async with log_engine.connect() as conn:
-            after = await charges.read_mark(conn, mark)
+        after = await imported_logs_mark(log_engine, mark)
         if after:
             self.report.skip("logs", f"brought by an earlier import (up to source log {after})")
         while True:
             try:
-                batch = await rows(self.source_conn, table, after=after, limit=LOG_BATCH)
-            except SQLAlchemyError as exc:
+                batch = await self.source.rows("logs", after=after, limit=LOG_BATCH)
+            except DatabaseError as exc:
                 raise read_failed(exc) from None
             if not batch:
                 return
             copied = [{**_values(row, _LOG_FIELDS), "user_id": self.users.get(row.get("user_id") or 0, 0),
                        "channel_id": self.channels.get(row.get("channel_id") or 0, 0)} for row in batch]
             after = int(batch[-1]["id"])
-            async with log_engine.begin() as conn:
-                await charges.write_logs(conn, copied)
-                await charges.set_mark(conn, mark, after)
+            await write_imported_logs(log_engine, copied, mark, after)
             self.report.imported["logs"] += len(copied)

@@ -1,4 +1,4 @@
-"""Channel types with One API's numbers, labels and default base URLs (reference §3).
+"""Channel types with One API's numbers, labels, default base URLs and what else differs per type (reference §3).
 
 Providers that speak OpenAI's wire format are rows here, not modules: the row says where the
 endpoints live and which quirks apply. Every other family names the adaptor that translates for it.
@@ -36,6 +36,14 @@ class ChannelType:
     config: tuple[str, ...] = ()
     # The base URL must be given (there is no default).
     needs_base_url: bool = False
+    # The key is one JSON document (a service account), never split into a channel per line.
+    json_key: bool = False
+    # The credentials may be in `config` instead of the key (AWS's ak and sk, Vertex's service account), so a
+    # channel of this type may be added without a key.
+    credentials_in_config: bool = False
+    # The currency the provider states its balance in (operations/balances.py queries it); "" when it has no
+    # balance query.
+    balance_currency: str = ""
 
 
 _CHAT = "/v1/chat/completions"
@@ -43,19 +51,19 @@ _EMBED = "/v1/embeddings"
 
 _ROWS = [
     ChannelType(0, "Unknown", "Unknown"),
-    ChannelType(1, "OpenAI", "OpenAI", "https://api.openai.com", stream_usage=True),
+    ChannelType(1, "OpenAI", "OpenAI", "https://api.openai.com", stream_usage=True, balance_currency="USD"),
     ChannelType(2, "API2D", "API2D", "https://oa.api2d.net"),
     ChannelType(3, "Azure", "Azure OpenAI", stream_usage=True, config=("api_version",), needs_base_url=True),
-    ChannelType(4, "CloseAI", "CloseAI", "https://api.closeai-proxy.xyz"),
-    ChannelType(5, "OpenAISB", "OpenAI-SB", "https://api.openai-sb.com"),
+    ChannelType(4, "CloseAI", "CloseAI", "https://api.closeai-proxy.xyz", balance_currency="USD"),
+    ChannelType(5, "OpenAISB", "OpenAI-SB", "https://api.openai-sb.com", balance_currency="USD"),
     ChannelType(6, "OpenAIMax", "OpenAI Max", "https://api.openaimax.com"),
     ChannelType(7, "OhMyGPT", "OhMyGPT", "https://api.ohmygpt.com"),
-    ChannelType(8, "Custom", "Custom", "", needs_base_url=True),
+    ChannelType(8, "Custom", "Custom", "", needs_base_url=True, balance_currency="USD"),
     ChannelType(9, "Ails", "AI.LS", "https://api.caipacity.com"),
-    ChannelType(10, "AIProxy", "AI Proxy", "https://api.aiproxy.io"),
+    ChannelType(10, "AIProxy", "AI Proxy", "https://api.aiproxy.io", balance_currency="USD"),
     ChannelType(11, "PaLM", "Google PaLM2", "https://generativelanguage.googleapis.com", family="palm"),
-    ChannelType(12, "API2GPT", "API2GPT", "https://api.api2gpt.com"),
-    ChannelType(13, "AIGC2D", "AIGC2D", "https://api.aigc2d.com"),
+    ChannelType(12, "API2GPT", "API2GPT", "https://api.api2gpt.com", balance_currency="USD"),
+    ChannelType(13, "AIGC2D", "AIGC2D", "https://api.aigc2d.com", balance_currency="USD"),
     ChannelType(
         14, "Anthropic", "Anthropic Claude", "https://api.anthropic.com", family="anthropic", key_help="sk-ant-..."
     ),
@@ -73,6 +81,7 @@ _ROWS = [
         "https://openrouter.ai/api",
         stream_usage=True,
         headers={"HTTP-Referer": "https://github.com/tollway", "X-Title": "Tollway"},
+        balance_currency="USD",
     ),
     ChannelType(
         21, "AIProxyLibrary", "AI Proxy Library", "https://api.aiproxy.io", family="aiproxy", config=("library_id",)
@@ -121,6 +130,7 @@ _ROWS = [
         family="aws",
         key_help="ak|sk|region, a Bedrock API key, or empty with region, ak and sk filled in",
         config=("region", "ak", "sk", "session_token"),
+        credentials_in_config=True,
     ),
     ChannelType(
         34,
@@ -132,7 +142,7 @@ _ROWS = [
         config=("user_id", "api_version"),
     ),
     ChannelType(35, "Cohere", "Cohere", "https://api.cohere.ai", family="cohere"),
-    ChannelType(36, "DeepSeek", "DeepSeek", "https://api.deepseek.com", stream_usage=True),
+    ChannelType(36, "DeepSeek", "DeepSeek", "https://api.deepseek.com", stream_usage=True, balance_currency="CNY"),
     ChannelType(
         37,
         "Cloudflare",
@@ -164,9 +174,13 @@ _ROWS = [
         family="vertexai",
         key_help="(unused; fill in the service-account JSON)",
         config=("region", "vertex_ai_project_id", "vertex_ai_adc"),
+        json_key=True,
+        credentials_in_config=True,
     ),
     ChannelType(43, "Proxy", "Proxy", "", family="proxy"),
-    ChannelType(44, "SiliconFlow", "SiliconFlow", "https://api.siliconflow.cn", stream_usage=True),
+    ChannelType(
+        44, "SiliconFlow", "SiliconFlow", "https://api.siliconflow.cn", stream_usage=True, balance_currency="CNY"
+    ),
     ChannelType(45, "XAI", "xAI", "https://api.x.ai", stream_usage=True),
     ChannelType(
         46, "Replicate", "Replicate", "https://api.replicate.com", family="replicate", key_help="r8_..."

@@ -4,7 +4,8 @@ The keeper's flush (and a journal replay) adds the consume and error logs it wri
 (storage/charges.py), so the monitoring dashboard (`GET /api/dashboardv2/`) reads a few summary rows instead of
 the log table. A quarter row also keeps its busiest minute (max RPM and TPM): after the minutes are added, the
 flush reads back the minutes it touched and raises the quarters' maxima to them. Unlike the per-user roll-ups,
-these sums outlive log deletion, as AI Proxy's summaries do: monitoring history is not call history.
+these sums outlive log deletion, as AI Proxy's summaries do: monitoring history is not call history. The dashboard
+reads them per minute, per quarter hour, or summed into local hours or days of a zone with one UTC offset.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, literal_column, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from tollway.constants import LogType
 from tollway.storage import schema
 
 MINUTE, QUARTER = 60, 900
-LOG_CONSUME, LOG_ERROR = 2, 6
 _minutes, _quarters = schema.call_minutes, schema.call_quarters
 SUMS = schema.CALL_SUMS
 
@@ -32,7 +33,7 @@ def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
     for row in rows:
         kind = row.get("type")
         channel = row.get("channel_id") or 0
-        if (kind != LOG_CONSUME and kind != LOG_ERROR) or not channel or row.get("created_at") is None:
+        if (kind != LogType.CONSUME and kind != LogType.ERROR) or not channel or row.get("created_at") is None:
             continue
         created = int(row["created_at"])
         key = (created - created % MINUTE, int(channel), str(row.get("model_name") or ""))
@@ -41,7 +42,7 @@ def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
             entry = totals[key] = [0] * len(SUMS)
         cached = int(row.get("cached_tokens") or 0)
         entry[0] += 1
-        entry[1] += kind == LOG_ERROR
+        entry[1] += kind == LogType.ERROR
         entry[2] += int(row.get("retry_times") or 0) > 0
         entry[3] += cached > 0
         entry[4] += int(row.get("prompt_tokens") or 0)
@@ -112,3 +113,48 @@ async def prune_minutes(engine: AsyncEngine, before: int) -> int:
     async with engine.begin() as conn:
         result = await conn.execute(delete(_minutes).where(_minutes.c.minute < before))
     return result.rowcount or 0
+
+
+def _where(table: Any, column: Any, step: int, since: int | None, until: int, channel_id: int | None, model: str
+           ) -> ColumnElement[bool]:
+    where = [column <= until]
+    if since is not None:
+        where.append(column >= since - since % step)  # the span `since` falls in counts whole
+    if channel_id is not None:
+        where.append(table.c.channel_id == channel_id)
+    if model:
+        where.append(table.c.model == model)
+    return and_(*where)
+
+
+async def minute_sums(engine: AsyncEngine, since: int | None, until: int, channel_id: int | None = None,
+                      model: str = "") -> list[Sequence[Any]]:
+    """(minute, channel_id, model, *SUMS) of the minutes from `since` to `until` (unix seconds)."""
+    query = select(_minutes.c.minute, _minutes.c.channel_id, _minutes.c.model, *(_minutes.c[n] for n in SUMS)).where(
+        _where(_minutes, _minutes.c.minute, MINUTE, since, until, channel_id, model))
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+async def quarter_sums(engine: AsyncEngine, since: int | None, until: int, channel_id: int | None = None,
+                       model: str = "") -> list[Sequence[Any]]:
+    """(quarter, channel_id, model, *SUMS, max_rpm, max_tpm) of the quarter hours from `since` to `until`."""
+    query = select(_quarters.c.quarter, _quarters.c.channel_id, _quarters.c.model, *(_quarters.c[n] for n in SUMS),
+                   _quarters.c.max_rpm, _quarters.c.max_tpm).where(
+        _where(_quarters, _quarters.c.quarter, QUARTER, since, until, channel_id, model))
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).all())
+
+
+async def local_span_sums(engine: AsyncEngine, offset: int, width: int, since: int | None, until: int,
+                          channel_id: int | None = None, model: str = "") -> list[Sequence[Any]]:
+    """Like `quarter_sums`, summed by the database into spans of `width` seconds that start on local boundaries
+    of a zone `offset` seconds from UTC (its hours or days); the maxima are the spans' busiest quarter's."""
+    quarter = _quarters.c.quarter
+    local = quarter - (quarter + literal_column(str(offset))) % literal_column(str(width))
+    query = (select(local, _quarters.c.channel_id, _quarters.c.model, *(func.sum(_quarters.c[n]) for n in SUMS),
+                    func.max(_quarters.c.max_rpm), func.max(_quarters.c.max_tpm))
+             .where(_where(_quarters, quarter, QUARTER, since, until, channel_id, model))
+             .group_by(local, _quarters.c.channel_id, _quarters.c.model))
+    async with engine.connect() as conn:
+        return list((await conn.execute(query)).all())

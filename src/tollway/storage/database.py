@@ -6,17 +6,19 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tollway.constants import ENUMS
 from tollway.settings import Settings
 
-# The engine type that layers above storage hold and hand back to it, so that only storage imports SQLAlchemy.
-Engine = AsyncEngine
+# What modules outside storage/ call an engine when they hold one for storage's functions, without SQLAlchemy.
+Engine: TypeAlias = AsyncEngine
 
 # `user:password@tcp(host:port)/dbname?params`: the go-sql-driver/mysql form One API documents.
 _GO_MYSQL = re.compile(
@@ -135,6 +137,8 @@ def create_engine(url: URL, settings: Settings) -> AsyncEngine:
             cursor.close()
 
         return engine
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        _bind_enums_as_numbers()
     most, idle = pool_limits(settings)
     return create_async_engine(
         url,
@@ -144,6 +148,15 @@ def create_engine(url: URL, settings: Settings) -> AsyncEngine:
         pool_recycle=settings.sql_max_lifetime_s,
         pool_pre_ping=True,
     )
+
+
+def _bind_enums_as_numbers() -> None:
+    """Make PyMySQL send the IntEnums of tollway.constants as numbers: it quotes an int subclass it does not know
+    as a string, and statuses, roles and log types are bound as those enums."""
+    from pymysql import converters  # type: ignore[import-untyped]
+
+    for enum in ENUMS:
+        converters.encoders.setdefault(enum, converters.escape_int)
 
 
 def pool_limits(settings: Settings) -> tuple[int, int]:
@@ -185,3 +198,7 @@ def log_url(settings: Settings) -> URL | None:
     if "://" not in dsn and "@" not in dsn and not (go and go.group("net")):
         return sqlite_url(Path(dsn))
     return database_url(dsn)
+
+
+# What a failed database call raises (a driver's error arrives wrapped in it), for callers outside storage/.
+DatabaseError: TypeAlias = SQLAlchemyError

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tollway.storage import charges, journal, leases, legacy_spill, replay, schema
 from tollway.storage.cache import Balance, Cache, ChannelEntry, TokenEntry, UserEntry
-from tollway.storage.charges import Batch
 from tollway.storage.database import begin_write
 from tollway.storage.journal import Journal
 from tollway.storage.lease_book import LeaseBook, Want
-from tollway.storage.leases import TOKEN, USER, Key
+from tollway.storage.leases import Key
+from tollway.storage.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +37,6 @@ _ORPHAN_CHECK_S = 5.0  # how often a running process looks for journals a stoppe
 
 class _LeaseLost(Exception):
     """A lease this process spends from is gone (reclaimed as expired): the flush takes its careful path."""
-
-
-@dataclass
-class _Snapshot:
-    """What one flush writes: the unwritten amounts read at one instant, and the journal sequence they cover."""
-
-    seq: int
-    users: list[tuple[UserEntry, int, int, int]]
-    tokens: list[tuple[TokenEntry, int, int]]
-    channels: list[tuple[ChannelEntry, int]]
-    logs: list[dict[str, Any]] = field(default_factory=list)
-    returns: dict[Key, int] = field(default_factory=dict)  # slices given back by this flush
-    refills: list[Want] = field(default_factory=list)  # slices to top up after it
-
-    def batch(self) -> Batch:
-        users = {u.id: [q, used, n, q] for u, q, used, n in self.users}
-        tokens = {t.id: [r, used, 0 if t.unlimited else r] for t, r, used in self.tokens}
-        for (kind, subject), amount in self.returns.items():
-            row = users.setdefault(subject, [0, 0, 0, 0]) if kind == USER else tokens.setdefault(subject, [0, 0, 0])
-            row[-1] -= amount
-        return Batch(users=users, tokens=tokens, channels={c.id: used for c, used in self.channels})
-
-    def spent(self) -> dict[Key, int]:
-        """What each lease loses: the quota spent from it (negative) and what is given back."""
-        deltas = {(USER, u.id): q for u, q, _, _ in self.users if q}
-        deltas.update({(TOKEN, t.id): r for t, r, _ in self.tokens if r and not t.unlimited})
-        for key, amount in self.returns.items():
-            deltas[key] = deltas.get(key, 0) - amount
-        return deltas
 
 
 class Keeper:
@@ -101,7 +71,7 @@ class Keeper:
         # have happened (its connection failed at the wrong moment): the next flush finds out from the mark.
         self._quota_seq = 0
         self._logs_seq = 0
-        self._doubtful: _Snapshot | None = None
+        self._doubtful: Snapshot | None = None
         self._flushed_at = time.monotonic()
         self._refills: list[Want] = []
         # Told (seconds, logs written) after each flush that wrote something (metrics).
@@ -144,13 +114,13 @@ class Keeper:
             if self.on_flushed is not None and logs:
                 self.on_flushed(time.monotonic() - started, logs)
 
-    def _snapshot(self) -> _Snapshot:
+    def _snapshot(self) -> Snapshot:
         # No await from here to the return: the amounts, the logs, the returns and the sequence number belong together.
         cache = self.cache
         now = time.monotonic()
         returns, refills = self.leases.plan(now - self._flushed_at)
         self._flushed_at = now
-        snapshot = _Snapshot(
+        snapshot = Snapshot(
             seq=self.journal.seal(),
             users=[(u, u.quota.unwritten, u.used_quota.unwritten, u.request_count.unwritten)
                    for u in cache.dirty_users],
@@ -233,7 +203,7 @@ class Keeper:
             if not self.separate_logs:
                 self._logs[:0] = snapshot.logs
 
-    def _committed(self, snapshot: _Snapshot, extra: Mapping[Key, int]) -> None:
+    def _committed(self, snapshot: Snapshot, extra: Mapping[Key, int]) -> None:
         """Move what a commit wrote from `unwritten` to `stored`, with no await in between."""
         cache = self.cache
         for user, quota, used, count in snapshot.users:
@@ -265,7 +235,7 @@ class Keeper:
         if not self.separate_logs:
             self._logs_seq = snapshot.seq
 
-    async def _write_from_journal(self, snapshot: _Snapshot) -> None:
+    async def _write_from_journal(self, snapshot: Snapshot) -> None:
         """A lease was reclaimed while this process still spent from it (it could not reach the database for longer
         than the lease's lifetime): write the flush's records one by one, capped at what the balances still have."""
         records = self.journal.sealed_records(self._quota_seq, snapshot.seq)

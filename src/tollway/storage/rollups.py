@@ -9,6 +9,7 @@ EVERYONE (-1) hold the sums over all users, so the admin-wide dashboard stays as
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,10 +17,10 @@ from sqlalchemy import Insert, Select, and_, bindparam, delete, func, insert, li
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tollway.constants import LogType
 from tollway.storage import schema
 
 DAY = 86400
-LOG_CONSUME = 2
 EVERYONE = -1  # the user_id of the rows that sum every user
 _logs, _rollups = schema.logs, schema.log_rollups
 _SUMS = ("request_count", "quota", "prompt_tokens", "completion_tokens")
@@ -30,6 +31,12 @@ Key = tuple[int, int, str]  # (user_id, day, model_name)
 def day_of(timestamp: int) -> int:
     """The unix time of 00:00 UTC on the day of `timestamp`."""
     return timestamp - timestamp % DAY
+
+
+def recent_days(count: int) -> tuple[int, int]:
+    """The first and last day of the `count` days ending today (UTC), as One API's GetUserDashboard counts."""
+    today = day_of(int(time.time()))
+    return today - (count - 1) * DAY, today
 
 
 def day_label(day: int) -> str:
@@ -48,7 +55,7 @@ def sums(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
     """The roll-up increments of some log rows (only consume logs count), per user and for everyone."""
     totals: dict[Key, list[int]] = {}
     for row in rows:
-        if row.get("type") != LOG_CONSUME or row.get("created_at") is None:
+        if row.get("type") != LogType.CONSUME or row.get("created_at") is None:
             continue
         key = (int(row.get("user_id") or 0), day_of(int(row["created_at"])), str(row.get("model_name") or ""))
         _accumulate(totals, key, (1, int(row.get("quota") or 0), int(row.get("prompt_tokens") or 0),
@@ -112,7 +119,7 @@ def grouped(where: Any, *, everyone: bool = False) -> Select[Any]:
                    func.coalesce(func.sum(_logs.c.quota), zero).label("quota"),
                    func.coalesce(func.sum(_logs.c.prompt_tokens), zero).label("prompt_tokens"),
                    func.coalesce(func.sum(_logs.c.completion_tokens), zero).label("completion_tokens"))
-            .where(and_(_logs.c.type == LOG_CONSUME, _logs.c.created_at.is_not(None), where))
+            .where(and_(_logs.c.type == int(LogType.CONSUME), _logs.c.created_at.is_not(None), where))
             .group_by(*keys))
 
 

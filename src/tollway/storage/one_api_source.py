@@ -3,6 +3,7 @@
 MySQL: go-sql-driver's `user:pass@tcp(host:3306)/oneapi?...`, with or without AI Proxy's `mysql://` prefix, or a URL.
 PostgreSQL: `postgres://user:pass@host:5432/oneapi?sslmode=disable`, or libpq's `host=... dbname=...` keywords.
 SQLite: the path of One API's `one-api.db` (opened read-only; a missing file is an error, never created).
+`OneApiSource` holds one connection to it for an import: the One API tables it has and their rows.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def safe_message(exc: BaseException, url: URL) -> str:
     return message
 
 
-async def tables(conn: AsyncConnection) -> dict[str, Table]:
+async def _tables(conn: AsyncConnection) -> dict[str, Table]:
     """One API's tables present in the source, reflected with the columns that release has."""
     def reflect(sync: Connection) -> dict[str, Table]:
         metadata = MetaData()
@@ -103,8 +104,8 @@ async def tables(conn: AsyncConnection) -> dict[str, Table]:
     return await conn.run_sync(reflect)
 
 
-async def rows(conn: AsyncConnection, table: Table, *, after: int | None = None, limit: int | None = None
-               ) -> list[dict[str, Any]]:
+async def _rows(conn: AsyncConnection, table: Table, *, after: int | None = None, limit: int | None = None
+                ) -> list[dict[str, Any]]:
     """Rows of a source table (by id when it has one; `after` and `limit` page through logs)."""
     query = select(table)
     if "id" in table.c:
@@ -114,3 +115,35 @@ async def rows(conn: AsyncConnection, table: Table, *, after: int | None = None,
     if limit is not None:
         query = query.limit(limit)
     return [dict(row) for row in (await conn.execute(query)).mappings().all()]
+
+
+class OneApiSource:
+    """A One API database opened for an import: one connection, the One API tables it has, and their rows."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        self._engine = open_source(url)
+        self._conn: AsyncConnection | None = None
+        self._tables: dict[str, Table] = {}
+
+    async def open(self) -> None:
+        """Connect and learn which One API tables there are, with the columns that release has."""
+        self._conn = await self._engine.connect()
+        self._tables = await _tables(self._conn)
+
+    def has(self, table: str) -> bool:
+        return table in self._tables
+
+    async def rows(self, table: str, *, after: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows of a source table by id (none when the table is missing); `after` and `limit` page through logs."""
+        found = self._tables.get(table)
+        if found is None or self._conn is None:
+            return []
+        return await _rows(self._conn, found, after=after, limit=limit)
+
+    async def close(self) -> None:
+        try:
+            if self._conn is not None:
+                await self._conn.close()
+        finally:
+            await self._engine.dispose()
