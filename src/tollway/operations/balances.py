@@ -221,7 +221,7 @@ class BalanceUpdater:
                         log.warning("channel %s (#%s) disabled automatically: balance %s", channel.name,
                                     channel.id, balance)
                         self.notices.notify(f"Channel {channel.name} (#{channel.id}) was disabled",
-                                       f"Channel {channel.name} (#{channel.id}) has no balance left ({balance}).")
+                                            f"Channel {channel.name} (#{channel.id}) has no balance left ({balance}).")
                 if pause:
                     await asyncio.sleep(pause)
 

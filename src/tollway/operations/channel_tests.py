@@ -227,8 +227,9 @@ class ChannelTester:
             run.disabled.append(channel.id)
             note = f"; disabled automatically ({'; '.join(reasons)})"
             log.warning("channel %s (#%s) disabled automatically: %s", channel.name, channel.id, "; ".join(reasons))
-            self.notices.notify(f"Channel {channel.name} (#{channel.id}) was disabled",
-                           f"Channel {channel.name} (#{channel.id}) was disabled automatically: {'; '.join(reasons)}")
+            self.notices.notify(
+                f"Channel {channel.name} (#{channel.id}) was disabled",
+                f"Channel {channel.name} (#{channel.id}) was disabled automatically: {'; '.join(reasons)}")
         elif reasons:
             log.warning("channel %s (#%s) failed its test: %s", channel.name, channel.id, "; ".join(reasons))
         elif (channel.status == CHANNEL_AUTO_DISABLED and result.success
@@ -241,7 +242,7 @@ class ChannelTester:
             run.enabled.append(channel.id)
             note = "; enabled again automatically"
             self.notices.notify(f"Channel {channel.name} (#{channel.id}) was enabled again",
-                           f"Channel {channel.name} (#{channel.id}) passed its test and was enabled again.")
+                                f"Channel {channel.name} (#{channel.id}) passed its test and was enabled again.")
         if result.success:
             run.passed += 1
         else:
