@@ -81,3 +81,15 @@ def test_cooldown_options() -> None:
         with pytest.raises(InvalidRequest, match=key):
             options.parse(key, bad)
     assert "MetricsToken" not in {item["key"] for item in options.Options({"MetricsToken": "s"}).public()}
+
+
+def test_the_typed_option_names_list_every_option_once_under_its_kind() -> None:
+    """`Flag`, `Whole`, `Number` and `Text` (what mypy checks option reads against) agree with SPECS."""
+    from typing import get_args
+
+    from tollway.options import SPECS, Flag, Name, Number, Text, Whole
+
+    for names, kind in ((Flag, "bool"), (Whole, "int"), (Number, "float"), (Text, "str")):
+        assert set(get_args(names)) == {key for key, spec in SPECS.items() if spec.kind == kind}, kind
+    every = [name for part in get_args(Name) for name in get_args(part)]
+    assert sorted(every) == sorted(SPECS)

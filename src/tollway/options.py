@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from tollway.billing import prices
 from tollway.errors import InvalidRequest
@@ -100,6 +100,87 @@ SPECS: dict[str, Spec] = {
     "CompletionRatio": Spec("ratio", prices.COMPLETION_RATIO),
     "GroupRatio": Spec("ratio", prices.GROUP_RATIO),
 }
+
+# Option names by type, so that mypy rejects a misspelt name and each accessor's answer is typed
+# (tests/test_options.py checks that they list SPECS exactly).
+Flag = Literal[
+    "PasswordLoginEnabled",
+    "PasswordRegisterEnabled",
+    "RegisterEnabled",
+    "EmailVerificationEnabled",
+    "EmailDomainRestrictionEnabled",
+    "GitHubOAuthEnabled",
+    "OidcEnabled",
+    "WeChatAuthEnabled",
+    "TurnstileCheckEnabled",
+    "DisplayInCurrencyEnabled",
+    "DisplayTokenStatEnabled",
+    "AutomaticDisableChannelEnabled",
+    "AutomaticEnableChannelEnabled",
+    "ChannelCooldownEnabled",
+    "ChannelPreferFastEnabled",
+    "StreamUsageAlways",
+    "ApproximateTokenEnabled",
+    "LogConsumeEnabled",
+]
+
+Whole = Literal[
+    "SMTPPort",
+    "QuotaForNewUser",
+    "QuotaForInviter",
+    "QuotaForInvitee",
+    "QuotaRemindThreshold",
+    "PreConsumedQuota",
+    "RetryTimes",
+    "ChannelCooldownWindow",
+    "ChannelCooldownMinCalls",
+    "ChannelCooldownSeconds",
+    "ChannelCooldownMaxSeconds",
+]
+
+Number = Literal[
+    "QuotaPerUnit",
+    "ChannelDisableThreshold",
+    "ChannelCooldownFailureRate",
+]
+
+Text = Literal[
+    "EmailDomainWhitelist",
+    "GitHubClientId",
+    "GitHubClientSecret",
+    "LarkClientId",
+    "LarkClientSecret",
+    "OidcClientId",
+    "OidcClientSecret",
+    "OidcWellKnown",
+    "OidcAuthorizationEndpoint",
+    "OidcTokenEndpoint",
+    "OidcUserinfoEndpoint",
+    "WeChatServerAddress",
+    "WeChatServerToken",
+    "WeChatAccountQRCodeImageURL",
+    "TurnstileSiteKey",
+    "TurnstileSecretKey",
+    "SMTPServer",
+    "SMTPAccount",
+    "SMTPFrom",
+    "SMTPToken",
+    "MessagePusherAddress",
+    "MessagePusherToken",
+    "ServerAddress",
+    "Notice",
+    "About",
+    "HomePageContent",
+    "Footer",
+    "SystemName",
+    "Logo",
+    "Theme",
+    "TopUpLink",
+    "ChatLink",
+    "MetricsToken",
+]
+
+Name = Flag | Whole | Number | Text | Literal["GroupRateLimit", "ModelRatio", "CompletionRatio", "GroupRatio"]
 
 _NON_NEGATIVE = {
     "QuotaPerUnit",
@@ -244,8 +325,29 @@ class Options:
                 value = {**SPECS[key].default, **value}
             self.values[key] = value
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: Name) -> Any:
         return self.values[key]
+
+    def flag(self, name: Flag) -> bool:
+        """A true/false option."""
+        return bool(self.values[name])
+
+    def whole(self, name: Whole) -> int:
+        """A whole-number option."""
+        return int(self.values[name])
+
+    def number(self, name: Number) -> float:
+        """A decimal option."""
+        return float(self.values[name])
+
+    def text(self, name: Text) -> str:
+        """A text option."""
+        return str(self.values[name])
+
+    @property
+    def group_rate_limit(self) -> dict[str, dict[str, int]]:
+        limits: dict[str, dict[str, int]] = self.values["GroupRateLimit"]
+        return limits
 
     def public(self) -> list[dict[str, str]]:
         """Every option but the secrets, as One API's `GET /api/option/` lists them."""

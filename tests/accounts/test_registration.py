@@ -13,8 +13,7 @@ from tests.accounts.conftest import configure
 from tests.admin.support import PASSWORD, data, dicts, refused, rows
 from tests.harness import Gateway, settings_for
 from tests.upstreams.smtp import SmtpServer, SmtpSink, code_in
-
-LOG_SYSTEM = 4
+from tollway.constants import LogType
 
 
 def register(gateway: Gateway, **body: object) -> httpx.Response:
@@ -152,8 +151,8 @@ def test_invitation_gifts(site: Gateway) -> None:
     [(host_id,)] = rows(site, "SELECT id FROM users WHERE username = 'host'")
     assert inviters == {"guest": host_id, "stranger": 0}
     site.flush()
-    logged = rows(site, "SELECT username, quota FROM logs WHERE type = ? ORDER BY id", LOG_SYSTEM)
-    contents = [c for (c,) in rows(site, "SELECT content FROM logs WHERE type = ? ORDER BY id", LOG_SYSTEM)]
+    logged = rows(site, "SELECT username, quota FROM logs WHERE type = ? ORDER BY id", LogType.SYSTEM)
+    contents = [c for (c,) in rows(site, "SELECT content FROM logs WHERE type = ? ORDER BY id", LogType.SYSTEM)]
     assert [u for u, _ in logged] == ["host", "guest", "guest", "host", "stranger"]
     assert "100" in contents[0] and "20" in contents[2] and "7" in contents[3] and "guest" in contents[3]
 

@@ -14,12 +14,12 @@ import pytest
 from tests.admin.support import data, dicts, refused, row, rows
 from tests.harness import Gateway, settings_for
 from tests.upstreams.openai_mock import OpenAIMock
+from tollway.constants import LogType
 
 # Many calls of a module share one gateway from 127.0.0.1: the per-IP limits would refuse them (tests/accounts
 # covers the limits).
 NO_LIMITS = {"GLOBAL_API_RATE_LIMIT": 0, "CRITICAL_RATE_LIMIT": 0}
 
-LOG_CONSUME, LOG_TEST = 2, 5
 BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-bad", "type": "invalid_request_error",
                      "param": None, "code": "invalid_api_key"}}
 
@@ -50,8 +50,8 @@ def gateway(shared_gateway: Gateway) -> Gateway:
 def test_logs(gateway: Gateway, channel_id: int) -> list[dict[str, Any]]:
     """The channel's test logs, newest first."""
     gateway.flush()
-    logs: list[dict[str, Any]] = data(gateway.admin.get("/api/log/", params={"type": LOG_TEST, "channel": channel_id,
-                                                                             "size": 100}))
+    logs: list[dict[str, Any]] = data(gateway.admin.get(
+        "/api/log/", params={"type": LogType.TEST, "channel": channel_id, "size": 100}))
     return logs
 
 
@@ -108,7 +108,7 @@ def test_one_channel_passes_through_the_adaptor_without_billing(gateway: Gateway
     assert result["response"] == "Hello from the mock." and result["took"] > 0
     [log] = test_logs(gateway, channel)
     assert log["channel"] == channel and log["model_name"] == "gpt-3.5-turbo" and "passed" in log["content"]
-    assert data(gateway.admin.get("/api/log/", params={"type": LOG_CONSUME, "channel": channel})) == []
+    assert data(gateway.admin.get("/api/log/", params={"type": LogType.CONSUME, "channel": channel})) == []
     assert data(gateway.admin.get("/api/user/self"))["quota"] == quota_before
 
 

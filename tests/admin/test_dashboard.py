@@ -13,13 +13,13 @@ import pytest
 from tests.admin.support import PASSWORD, data, refused
 from tests.harness import Gateway, ServerThread, settings_for
 from tests.upstreams.openai_mock import OpenAIMock
+from tollway.constants import LogType
 
 # Many calls of a module share one gateway from 127.0.0.1: the per-IP limits would refuse them (tests/accounts
 # covers the limits).
 NO_LIMITS = {"GLOBAL_API_RATE_LIMIT": 0, "CRITICAL_RATE_LIMIT": 0}
 
 DAY = 86400
-LOG_CONSUME = 2
 
 
 def label(at: float) -> str:
@@ -34,7 +34,7 @@ class Usage:
 
 
 def plant(gateway: Gateway, user_id: int, username: str, at: int, model: str, quota: int, *,
-          kind: int = LOG_CONSUME) -> None:
+          kind: int = LogType.CONSUME) -> None:
     """A log written the way the relay writes them: queued on the keeper and flushed."""
     gateway.services.keeper.add_log({"user_id": user_id, "username": username, "created_at": at, "type": kind,
                                      "content": "planted", "token_name": "t", "model_name": model, "quota": quota,
@@ -73,7 +73,7 @@ def test_own_dashboard_has_one_api_shape(usage: Usage) -> None:
         (label(now), "gpt-3.5-turbo", 1), (label(now), "gpt-4o-mini", 2)]
     assert set(rows[0]) == {"Day", "ModelName", "RequestCount", "Quota", "PromptTokens", "CompletionTokens"}
     assert (rows[1]["Quota"], rows[1]["PromptTokens"], rows[1]["CompletionTokens"]) == (150, 20, 8)
-    consumed = data(usage.gateway.admin.get("/api/log/", params={"type": LOG_CONSUME, "username": "alice",
+    consumed = data(usage.gateway.admin.get("/api/log/", params={"type": LogType.CONSUME, "username": "alice",
                                                                  "start_timestamp": int(now) - 3600}))
     today = [r for r in rows if r["Day"] == label(now)]
     assert sum(r["Quota"] for r in today) == sum(log["quota"] for log in consumed)

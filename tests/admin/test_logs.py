@@ -15,8 +15,8 @@ import pytest
 from tests.admin.support import PASSWORD, data, refused, rows
 from tests.harness import ROOT_TOKEN, Gateway, ServerThread, settings_for
 from tests.upstreams.openai_mock import OpenAIMock
+from tollway.constants import LogType
 
-LOG_TOPUP, LOG_CONSUME, LOG_MANAGE = 1, 2, 3
 OLD = (1000, 2000, 3000)  # created_at of three old consume logs planted in the database
 
 
@@ -102,7 +102,7 @@ def logs(client: httpx.Client, path: str = "/api/log/", **params: Any) -> list[d
 def test_consume_logs_record_each_call(traffic: Traffic) -> None:
     """Each relay call writes one consume log with One API's fields, and the quotas add up to used quota."""
     gateway = traffic.gateway
-    consume = logs(gateway.admin, type=LOG_CONSUME, start_timestamp=traffic.started)
+    consume = logs(gateway.admin, type=LogType.CONSUME, start_timestamp=traffic.started)
     assert len(consume) == 5
     newest = consume[-1]  # alice's first call
     assert (newest["username"], newest["token_name"], newest["model_name"]) == ("alice", "alice-key", "gpt-4o-mini")
@@ -124,7 +124,7 @@ def test_consume_log_keeps_the_requested_and_the_upstream_model(gateway: Gateway
     gateway.add_channel(mock_url, model_mapping={"gpt-4o-mini": "gpt-4o"})
     chat(gateway, "sk-" + ROOT_TOKEN, "gpt-4o-mini")
     gateway.flush()
-    [log] = logs(gateway.admin, type=LOG_CONSUME)
+    [log] = logs(gateway.admin, type=LogType.CONSUME)
     assert (log["model_name"], log["upstream_model"]) == ("gpt-4o-mini", "gpt-4o")
     assert log["inbound_api"] == ""  # the client spoke OpenAI's own API
     assert mock.requests[-1].json["model"] == "gpt-4o"
@@ -137,16 +137,16 @@ def test_admin_filters(traffic: Traffic) -> None:
     def count(**params: Any) -> int:
         return len(logs(admin, **params))
 
-    assert count(type=LOG_CONSUME) == 8 and count(type=LOG_TOPUP) == 1
-    assert count(type=LOG_MANAGE) == 2  # the quota given to alice and bob when they were made
-    assert count(type=LOG_CONSUME, username="alice") == 6
-    assert count(type=LOG_CONSUME, username="alice", start_timestamp=traffic.started) == 3
+    assert count(type=LogType.CONSUME) == 8 and count(type=LogType.TOPUP) == 1
+    assert count(type=LogType.MANAGE) == 2  # the quota given to alice and bob when they were made
+    assert count(type=LogType.CONSUME, username="alice") == 6
+    assert count(type=LogType.CONSUME, username="alice", start_timestamp=traffic.started) == 3
     assert count(token_name="alice-key") == 2 and count(token_name="alice-other") == 1
     assert count(model_name="gpt-3.5-turbo") == 2 and count(model_name="gpt-3.5-turbo", username="bob") == 0
     assert count(channel=traffic.channel) == 5 and count(channel=9999) == 0
     assert count(start_timestamp=1000, end_timestamp=2000) == 2  # both ends included
     assert count(start_timestamp=1001, end_timestamp=2999) == 1
-    assert count(type=LOG_CONSUME, end_timestamp=traffic.started - 1) == 3
+    assert count(type=LogType.CONSUME, end_timestamp=traffic.started - 1) == 3
     assert count(start_timestamp=traffic.finished + 10) == 0
     assert count(type=0) == count()  # type 0 means every type, as in One API
     assert len(data(admin.get("/api/log/"))) == 10
@@ -165,13 +165,13 @@ def test_quota_stat_sums_consume_logs(traffic: Traffic) -> None:
         assert set(result) == {"quota"}
         return result["quota"]
 
-    recent = logs(admin, type=LOG_CONSUME, start_timestamp=traffic.started)
+    recent = logs(admin, type=LogType.CONSUME, start_timestamp=traffic.started)
     assert stat() == sum(log["quota"] for log in recent) + 7 * len(OLD)
     assert stat(username="bob") == sum(log["quota"] for log in recent if log["username"] == "bob")
     assert stat(username="alice", start_timestamp=traffic.started) == sum(
         log["quota"] for log in recent if log["username"] == "alice")
     assert stat(model_name="old-model", end_timestamp=2000) == 14
-    assert stat(channel=9999) == 0 and stat(type=LOG_TOPUP) == stat()  # `type` is ignored, as in One API
+    assert stat(channel=9999) == 0 and stat(type=LogType.TOPUP) == stat()  # `type` is ignored, as in One API
 
 
 def test_own_logs_only_and_without_ids(traffic: Traffic) -> None:
@@ -180,11 +180,11 @@ def test_own_logs_only_and_without_ids(traffic: Traffic) -> None:
     assert len(mine) == 7  # 3 calls, 3 old logs, the manage log of her quota
     assert all(log["user_id"] == traffic.alice_id and "id" not in log for log in mine)
     assert logs(traffic.alice, "/api/log/self", username="bob") == mine
-    assert len(logs(traffic.alice, "/api/log/self", type=LOG_CONSUME, start_timestamp=traffic.started)) == 3
+    assert len(logs(traffic.alice, "/api/log/self", type=LogType.CONSUME, start_timestamp=traffic.started)) == 3
     assert len(logs(traffic.alice, "/api/log/self", token_name="alice-other")) == 1
     assert len(logs(traffic.alice, "/api/log/self", model_name="gpt-3.5-turbo")) == 1
     assert logs(traffic.alice, "/api/log/self", token_name="bob-key") == []
-    bobs = logs(traffic.bob, "/api/log/self", type=LOG_TOPUP)
+    bobs = logs(traffic.bob, "/api/log/self", type=LogType.TOPUP)
     assert [(log["quota"], log["username"]) for log in bobs] == [(123, "bob")] and "bonus" in bobs[0]["content"]
     refused(traffic.alice.get("/api/log/"), 200)
     refused(traffic.alice.get("/api/log/stat"), 200)
@@ -195,7 +195,7 @@ def test_own_stat(traffic: Traffic) -> None:
     """/api/log/self/stat sums the caller's own consume quota only, whatever username is passed."""
     admin = traffic.gateway.admin
     for client, name in ((traffic.alice, "alice"), (traffic.bob, "bob")):
-        expected = sum(log["quota"] for log in logs(admin, type=LOG_CONSUME, username=name))
+        expected = sum(log["quota"] for log in logs(admin, type=LogType.CONSUME, username=name))
         assert data(client.get("/api/log/self/stat")) == {"quota": expected}
         assert data(client.get("/api/log/self/stat", params={"username": "root"})) == {"quota": expected}
     assert data(traffic.alice.get("/api/log/self/stat", params={"start_timestamp": traffic.started - 5,
@@ -205,7 +205,7 @@ def test_own_stat(traffic: Traffic) -> None:
 def test_search(traffic: Traffic) -> None:
     """Admin search matches a log type or a content prefix; self search matches one's own logs of a type."""
     admin = traffic.gateway.admin
-    assert {log["type"] for log in data(admin.get("/api/log/search", params={"keyword": "2"}))} == {LOG_CONSUME}
+    assert {log["type"] for log in data(admin.get("/api/log/search", params={"keyword": "2"}))} == {LogType.CONSUME}
     topups = data(admin.get("/api/log/search", params={"keyword": "admin root topped"}))
     assert [log["username"] for log in topups] == ["bob"]
     assert [log["content"] for log in data(admin.get("/api/log/search", params={"keyword": "old"}))] == ["old"] * 3
@@ -237,5 +237,5 @@ def test_consume_logging_can_be_switched_off(relay: Gateway) -> None:
     data(relay.admin.put("/api/option/", json={"key": "LogConsumeEnabled", "value": "false"}))
     chat(relay, "sk-" + ROOT_TOKEN, "gpt-4o-mini")
     relay.flush()
-    assert logs(relay.admin, type=LOG_CONSUME) == []
+    assert logs(relay.admin, type=LogType.CONSUME) == []
     assert data(relay.admin.get("/api/user/self"))["used_quota"] > 0

@@ -13,12 +13,12 @@ import pytest
 from tests.admin.support import PASSWORD, Cast, data, dicts, make_cast, refused, row, rows
 from tests.harness import ROOT_TOKEN, Gateway, settings_for
 from tests.upstreams.openai_mock import OpenAIMock
+from tollway.constants import LogType
 
 # Many calls of a module share one gateway from 127.0.0.1: the per-IP limits would refuse them (tests/accounts
 # covers the limits).
 NO_LIMITS = {"GLOBAL_API_RATE_LIMIT": 0, "CRITICAL_RATE_LIMIT": 0}
 
-LOG_TOPUP = 1
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_redeem_credits_once_and_logs_it(cast: Cast) -> None:
     for client in (alice.client, bob.client):
         refused(client.post("/api/user/topup", json={"key": key}), 200, "already been used")
     assert quota_of(gateway, alice.user_id) == before + 7000
-    [log] = [log for log in data(alice.client.get("/api/log/self", params={"type": LOG_TOPUP}))
+    [log] = [log for log in data(alice.client.get("/api/log/self", params={"type": LogType.TOPUP}))
              if "gift" in log["content"]]
     assert log["quota"] == 7000 and log["username"] == "alice" and "gift" in log["content"]
     assert key not in log["content"]
@@ -189,7 +189,7 @@ def test_concurrent_redemptions_credit_exactly_once(cast: Cast) -> None:
     assert after == {user_id: before[user_id] + (9000 if user_id == winner else 0) for user_id in people}
     assert code_row(gateway, key)["used_user_id"] == winner
     gateway.flush()
-    assert rows(gateway, "SELECT user_id FROM logs WHERE type = ? AND content LIKE '%\"race\"%'", LOG_TOPUP) == [
+    assert rows(gateway, "SELECT user_id FROM logs WHERE type = ? AND content LIKE '%\"race\"%'", LogType.TOPUP) == [
         (winner,)]
 
 

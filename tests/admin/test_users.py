@@ -9,8 +9,8 @@ import httpx
 
 from tests.admin.support import PASSWORD, ROOT_ID, Cast, data, logs_of, refused, row, snapshot
 from tests.harness import Gateway
+from tollway.constants import LogType
 
-LOG_TOPUP, LOG_MANAGE = 1, 3
 INT64_MAX = 2**63 - 1
 
 
@@ -110,14 +110,14 @@ def test_quota_change_writes_a_manage_log(gateway: Gateway, alice: tuple[int, ht
     assert updated["quota"] == 2_500_000
     assert data(client.get("/api/user/self"))["quota"] == 2_500_000
     assert row(gateway, "users", alice_id)["quota"] == 2_500_000
-    manage = logs_of(gateway, LOG_MANAGE)
+    manage = logs_of(gateway, LogType.MANAGE)
     # create_user already set the quota once (0 -> 1,000,000); this is the second change.
     assert [(log["user_id"], log["username"]) for log in manage] == [(alice_id, "alice")] * 2
     assert "1000000" in manage[-1]["content"] and "2500000" in manage[-1]["content"]
     data(gateway.admin.put("/api/user/", json={"id": alice_id, "quota": 2_500_000, "display_name": "A"}))
-    assert len(logs_of(gateway, LOG_MANAGE)) == 2
-    logged = data(gateway.admin.get("/api/log/", params={"type": LOG_MANAGE, "username": "alice"}))
-    assert len(logged) == 2 and all(log["type"] == LOG_MANAGE for log in logged)
+    assert len(logs_of(gateway, LogType.MANAGE)) == 2
+    logged = data(gateway.admin.get("/api/log/", params={"type": LogType.MANAGE, "username": "alice"}))
+    assert len(logged) == 2 and all(log["type"] == LogType.MANAGE for log in logged)
 
 
 def test_update_user_fields(gateway: Gateway, alice: tuple[int, httpx.Client]) -> None:
@@ -236,13 +236,13 @@ def test_admin_top_up(gateway: Gateway, alice: tuple[int, httpx.Client]) -> None
                                                         "remark": "invoice 42"})) is None
     assert data(client.get("/api/user/self"))["quota"] == 1_250_000
     assert row(gateway, "users", alice_id)["quota"] == 1_250_000
-    [log] = logs_of(gateway, LOG_TOPUP)
+    [log] = logs_of(gateway, LogType.TOPUP)
     assert (log["user_id"], log["username"], log["quota"]) == (alice_id, "alice", 250_000)
     assert "invoice 42" in log["content"]
     # A negative top-up takes quota back, but never below zero.
     data(gateway.admin.post("/api/topup", json={"user_id": alice_id, "quota": -250_000}))
     assert data(client.get("/api/user/self"))["quota"] == 1_000_000
-    assert [entry["type"] for entry in data(client.get("/api/log/self", params={"type": LOG_TOPUP}))] == [1, 1]
+    assert [entry["type"] for entry in data(client.get("/api/log/self", params={"type": LogType.TOPUP}))] == [1, 1]
 
 
 def test_admin_top_up_refusals(cast: Cast) -> None:

@@ -15,6 +15,7 @@ from tollway.accounts import csrf
 from tollway.admin import options as option_routes
 from tollway.admin.sessions import WEAK_PASSWORD_NOTICE
 from tollway.console import i18n, render
+from tollway.constants import Role
 
 CONSOLE = Path(i18n.__file__).parent
 # _("...") / _('...') in templates and code, and the messages pages hand to error.html.
@@ -24,7 +25,7 @@ _MESSAGES = re.compile(r"""\bmessage=(["'])((?:\\.|(?!\1).)+)\1""")
 
 def console_strings() -> set[str]:
     found: set[str] = set(render.SCRIPT_STRINGS)
-    found.update(label for _, label in render.navigation(render.ROLE_ROOT))
+    found.update(label for _, label in render.navigation(Role.ROOT))
     for path in [*CONSOLE.rglob("*.html"), *(p for p in CONSOLE.rglob("*.py") if p.name != "i18n.py")]:
         text = path.read_text(encoding="utf-8")
         for pattern in (_CALLS, _MESSAGES):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.harness import ci
 from tollway.billing.ledger import Ledger
+from tollway.constants import LogType
 from tollway.crypto import KeyBox, instance_secret
 from tollway.routing.current import CurrentRoutes
 from tollway.settings import Settings
@@ -291,7 +292,7 @@ class Store:
 
 def log_row(user: UserEntry, token: TokenEntry, channel: ChannelEntry) -> dict[str, Any]:
     """A consume log row shaped like the relay's (billing/call_log.py `call_row`)."""
-    return {"user_id": user.id, "created_at": 1_700_000_000, "type": writes.LOG_CONSUME, "content": "test",
+    return {"user_id": user.id, "created_at": 1_700_000_000, "type": LogType.CONSUME, "content": "test",
             "username": user.username, "token_name": token.name, "model_name": "gpt-4o-mini", "quota": 0,
             "prompt_tokens": 3, "completion_tokens": 5, "channel_id": channel.id, "request_id": secrets.token_hex(8),
             "elapsed_time": 12, "is_stream": False, "system_prompt_reset": False, "first_byte_time": 4,

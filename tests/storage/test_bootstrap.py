@@ -7,9 +7,10 @@ import pytest
 from tests.storage import one_api
 from tests.storage.conftest import Backend, make_keeper
 from tollway.accounts.passwords import verify_password
+from tollway.constants import Role
 from tollway.crypto import KeyBox, instance_secret
 from tollway.settings import Settings
-from tollway.storage.bootstrap import ROLE_ROOT, bootstrap
+from tollway.storage.bootstrap import bootstrap
 from tollway.storage.migrate import migrate
 
 ROOT_TOKEN = "Z" * 48
@@ -31,7 +32,7 @@ async def test_first_start_creates_root_from_environment(backend: Backend) -> No
     await migrate(backend.engine)
     await bootstrap(backend.engine, keybox(settings), settings)
     [root] = await backend.sql("SELECT * FROM users")
-    assert (root["username"], root["role"], root["status"], root["access_token"]) == ("root", ROLE_ROOT, 1, "a" * 32)
+    assert (root["username"], root["role"], root["status"], root["access_token"]) == ("root", Role.ROOT, 1, "a" * 32)
     assert root["password"].startswith("$argon2id$")
     assert verify_password(root["password"], "a-strong-password")
     assert not verify_password(root["password"], "123456")

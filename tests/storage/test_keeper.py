@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from tests.storage.conftest import Store, log_row, make_keeper
 from tollway.billing.ledger import Ledger
+from tollway.constants import LogType
 from tollway.storage import writes
 from tollway.storage.cache import ChannelEntry, TokenEntry, UserEntry
 from tollway.storage.keeper import Keeper
@@ -227,12 +228,12 @@ async def test_separate_log_database(store: Store) -> None:
     entries = in_cache(keeper, user, token, channel)
     ledger = Ledger(keeper.cache, keeper)
     ledger.settle(await ledger.hold(entries[1], entries[0], 5), 8, entries[2], log_row(*entries))
-    await writes.write_log(keeper, user_id=user.id, username=user.username, kind=writes.LOG_TOPUP, content="top-up",
+    await writes.write_log(keeper, user_id=user.id, username=user.username, kind=LogType.TOPUP, content="top-up",
                            quota=100)
     await keeper.flush()
     assert await store.backend.sql("SELECT quota FROM logs") == []
     rows = await store.backend.sql("SELECT type, quota FROM logs ORDER BY type", engine=logs_engine)
-    assert rows == [{"type": writes.LOG_TOPUP, "quota": 100}, {"type": writes.LOG_CONSUME, "quota": 8}]
+    assert rows == [{"type": LogType.TOPUP, "quota": 100}, {"type": LogType.CONSUME, "quota": 8}]
     assert (await store.figures(user, token, channel))["used"] == 8
 
 

@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy import insert
 
 from tests.storage.conftest import Store, make_keeper
+from tollway.constants import LogType
 from tollway.storage import schema, writes
 from tollway.storage.database import main_url
 
@@ -52,7 +53,7 @@ async def test_one_code_many_nodes_one_credit(store: Store) -> None:
     [code] = await backend.sql("SELECT status, used_user_id, redeemed_time FROM redemptions")
     assert (code["status"], code["used_user_id"]) == (3, winner) and code["redeemed_time"] > 0
     logs = await backend.sql("SELECT user_id, quota, type FROM logs")
-    assert logs == [{"user_id": winner, "quota": 777, "type": writes.LOG_TOPUP}]
+    assert logs == [{"user_id": winner, "quota": 777, "type": LogType.TOPUP}]
     # The node that credited it knows the new balance at once; the others learn it at their next reload.
     assert any(k.cache.users[winner].quota.value == quotas[winner] for k in keepers)
 

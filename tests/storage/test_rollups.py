@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.storage import one_api
 from tests.storage.conftest import Backend, Store
+from tollway.constants import LogType
 from tollway.storage import rollups, schema, writes
 from tollway.storage.keeper import Keeper
 from tollway.storage.log_deletion import delete_before
@@ -20,7 +21,7 @@ DAY = 86400
 T0 = 1_700_000_000 - 1_700_000_000 % DAY  # a UTC midnight
 
 
-def consume(user_id: int, at: int, model: str, quota: int, *, kind: int = writes.LOG_CONSUME) -> dict[str, Any]:
+def consume(user_id: int, at: int, model: str, quota: int, *, kind: int = LogType.CONSUME) -> dict[str, Any]:
     return {"user_id": user_id, "created_at": at, "type": kind, "content": "", "username": f"u{user_id}",
             "token_name": "t", "model_name": model, "quota": quota, "prompt_tokens": quota % 7,
             "completion_tokens": quota % 5, "channel_id": 1}
@@ -52,7 +53,7 @@ def traffic(rng: random.Random, count: int) -> list[dict[str, Any]]:
     """Logs over 10 days for 3 users and 3 models, with some management logs mixed in."""
     rows = []
     for _ in range(count):
-        kind = writes.LOG_CONSUME if rng.random() < 0.9 else rng.choice([1, 3, 4, 5])
+        kind = LogType.CONSUME if rng.random() < 0.9 else rng.choice([1, 3, 4, 5])
         rows.append(consume(rng.randint(1, 3), T0 + rng.randint(0, 10 * DAY - 1),
                             rng.choice(["gpt-4o", "gpt-4o-mini", "o3"]), rng.randint(0, 5000), kind=kind))
     return rows
@@ -88,8 +89,8 @@ async def test_flushes_add_and_batched_deletes_subtract(store: Store) -> None:
 async def test_management_logs_and_journal_replay_count_like_flushes(store: Store) -> None:
     """A consume log written by write_log or replayed from a journal counts; other types never do."""
     engine, keeper = store.backend.engine, store.keeper
-    await writes.write_log(keeper, user_id=1, username="u1", kind=writes.LOG_TOPUP, content="top-up", quota=99)
-    await writes.write_log(keeper, user_id=1, username="u1", kind=writes.LOG_CONSUME, content="odd", quota=5,
+    await writes.write_log(keeper, user_id=1, username="u1", kind=LogType.TOPUP, content="top-up", quota=99)
+    await writes.write_log(keeper, user_id=1, username="u1", kind=LogType.CONSUME, content="odd", quota=5,
                            model_name="m", created_at=T0)
     assert await stored_rollups(engine) == {(1, T0, "m"): (1, 5, 0, 0), (rollups.EVERYONE, T0, "m"): (1, 5, 0, 0)}
     keeper.add_log(consume(2, T0 + 10, "m", 10))

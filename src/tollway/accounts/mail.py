@@ -39,10 +39,10 @@ class SmtpConfig:
 
     @classmethod
     def of(cls, options: Options) -> SmtpConfig:
-        account = str(options["SMTPAccount"]).strip()
-        return cls(server=str(options["SMTPServer"]).strip(), port=int(options["SMTPPort"]), account=account,
-                   token=str(options["SMTPToken"]), sender=str(options["SMTPFrom"]).strip() or account,
-                   system_name=str(options["SystemName"]))
+        account = options.text("SMTPAccount").strip()
+        return cls(server=options.text("SMTPServer").strip(), port=options.whole("SMTPPort"), account=account,
+                   token=options.text("SMTPToken"), sender=options.text("SMTPFrom").strip() or account,
+                   system_name=options.text("SystemName"))
 
 
 def _deliver(config: SmtpConfig, to: str, subject: str, html: str) -> None:

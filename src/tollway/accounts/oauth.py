@@ -15,7 +15,7 @@ import httpx2
 from starlette.requests import Request
 
 from tollway.errors import InvalidRequest
-from tollway.options import Options
+from tollway.options import Options, Text
 from tollway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def site_address(request: Request, options: Options) -> str:
 
     A sign-in link and the code exchange after it must name the same redirect_uri, so both come from here.
     """
-    return str(options["ServerAddress"] or "").rstrip("/") or str(request.base_url).rstrip("/")
+    return options.text("ServerAddress").rstrip("/") or str(request.base_url).rstrip("/")
 
 
 async def _json(http: httpx2.AsyncClient, label: str, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -84,8 +84,8 @@ async def github(http: httpx2.AsyncClient, settings: Settings, options: Options,
     _require_code(code)
     token = await _json(http, "GitHub", "POST", f"{settings.github_oauth_url}/login/oauth/access_token",
                         headers={"Accept": "application/json"},
-                        data={"client_id": options["GitHubClientId"], "client_secret": options["GitHubClientSecret"],
-                              "code": code})
+                        data={"client_id": options.text("GitHubClientId"),
+                              "client_secret": options.text("GitHubClientSecret"), "code": code})
     user = await _json(http, "GitHub", "GET", f"{settings.github_api_url}/user",
                        headers={"Authorization": f"Bearer {_access_token(token, 'GitHub')}",
                                 "Accept": "application/vnd.github+json"})
@@ -102,10 +102,12 @@ class OidcDiscovery:
         self._documents: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def endpoint(self, http: httpx2.AsyncClient, options: Options, name: str) -> str:
-        option = {"token_endpoint": "OidcTokenEndpoint", "userinfo_endpoint": "OidcUserinfoEndpoint",
-                  "authorization_endpoint": "OidcAuthorizationEndpoint"}[name]
-        configured = str(options[option]).strip()
-        well_known = str(options["OidcWellKnown"]).strip()
+        endpoints: dict[str, Text] = {"token_endpoint": "OidcTokenEndpoint",
+                                      "userinfo_endpoint": "OidcUserinfoEndpoint",
+                                      "authorization_endpoint": "OidcAuthorizationEndpoint"}
+        option = endpoints[name]
+        configured = options.text(option).strip()
+        well_known = options.text("OidcWellKnown").strip()
         if configured or not well_known:
             return configured
         cached = self._documents.get(well_known)
@@ -124,7 +126,8 @@ async def oidc(http: httpx2.AsyncClient, options: Options, discovery: OidcDiscov
     _require_code(code)
     token = await _json(http, "OIDC", "POST", await discovery.endpoint(http, options, "token_endpoint"),
                         headers={"Accept": "application/json"},
-                        data={"client_id": options["OidcClientId"], "client_secret": options["OidcClientSecret"],
+                        data={"client_id": options.text("OidcClientId"),
+                              "client_secret": options.text("OidcClientSecret"),
                               "code": code, "grant_type": "authorization_code", "redirect_uri": f"{server}/oauth/oidc"})
     user = await _json(http, "OIDC", "GET", await discovery.endpoint(http, options, "userinfo_endpoint"),
                        headers={"Authorization": f"Bearer {_access_token(token, 'OIDC')}",
@@ -143,8 +146,8 @@ async def lark(http: httpx2.AsyncClient, settings: Settings, options: Options, c
     """Lark / Feishu: v2 token endpoint, then the passport user info; the id is `open_id`."""
     _require_code(code)
     token = await _json(http, "Lark", "POST", f"{settings.lark_oauth_url}/open-apis/authen/v2/oauth/token",
-                        json={"grant_type": "authorization_code", "client_id": options["LarkClientId"],
-                              "client_secret": options["LarkClientSecret"], "code": code,
+                        json={"grant_type": "authorization_code", "client_id": options.text("LarkClientId"),
+                              "client_secret": options.text("LarkClientSecret"), "code": code,
                               "redirect_uri": f"{server}/oauth/lark"})
     user = await _json(http, "Lark", "GET", f"{settings.lark_passport_url}/suite/passport/oauth/userinfo",
                        headers={"Authorization": f"Bearer {_access_token(token, 'Lark')}"})
@@ -157,9 +160,9 @@ async def lark(http: httpx2.AsyncClient, settings: Settings, options: Options, c
 async def wechat(http: httpx2.AsyncClient, options: Options, code: str) -> Identity:
     """WeChat through the operator's WeChat Server: `GET {address}/api/wechat/user?code=` answers the user's id."""
     _require_code(code)
-    address = str(options["WeChatServerAddress"]).rstrip("/")
+    address = options.text("WeChatServerAddress").rstrip("/")
     answer = await _json(http, "WeChat", "GET", f"{address}/api/wechat/user" if address else "",
-                         params={"code": code}, headers={"Authorization": str(options["WeChatServerToken"])})
+                         params={"code": code}, headers={"Authorization": options.text("WeChatServerToken")})
     if answer.get("success") is not True:
         raise InvalidRequest(_text(answer, "message") or "the WeChat server refused the code")
     wechat_id = _text(answer, "data")

@@ -31,10 +31,10 @@ def email_address(value: object) -> str:
 
 def check_domain(options: Options, email: str) -> None:
     """One API's EmailDomainRestrictionEnabled: only the whitelisted domains may receive codes."""
-    if not options["EmailDomainRestrictionEnabled"]:
+    if not options.flag("EmailDomainRestrictionEnabled"):
         return
     domain = email.rpartition("@")[2].lower()
-    allowed = {d.strip().lower() for d in str(options["EmailDomainWhitelist"]).split(",") if d.strip()}
+    allowed = {d.strip().lower() for d in options.text("EmailDomainWhitelist").split(",") if d.strip()}
     if domain not in allowed:
         raise InvalidRequest("the administrator allows only some email domains, and this address's is not one")
 

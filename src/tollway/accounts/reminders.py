@@ -30,7 +30,7 @@ class Reminders:
         options = self.options()
         exhausted = remaining <= 0
         state = "has run out" if exhausted else "is running low"
-        system = html.escape(str(options["SystemName"]))
+        system = html.escape(options.text("SystemName"))
         link = f"{str(options['ServerAddress']).rstrip('/')}/topup"
         body = (f"<p>Hello {html.escape(user.username)},</p>"
                 f"<p>your {system} quota {state}: <strong>{max(remaining, 0)}</strong> remaining.</p>"

@@ -194,7 +194,7 @@ class SessionMiddleware:
             data = {}
         scope["session"] = data
         before = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        server_address = str(services.cache.options["ServerAddress"])
+        server_address = services.cache.options.text("ServerAddress")
         path = scope.get("path", "")[len(scope.get("root_path", "")):] or "/"
         if csrf.needs_check(scope["method"], path) and "authorization" not in connection.headers:
             checked = await self._check_csrf(connection, data, server_address,

@@ -15,12 +15,12 @@ log = logging.getLogger(__name__)
 
 async def check(request: Request, options: Options, http: httpx2.AsyncClient, verify_url: str) -> None:
     """Pass when Turnstile is off or this browser session passed it already; else verify the `turnstile` query token."""
-    if not options["TurnstileCheckEnabled"] or request.session.get("turnstile"):
+    if not options.flag("TurnstileCheckEnabled") or request.session.get("turnstile"):
         return
     response = request.query_params.get("turnstile", "").strip()
     if not response:
         raise InvalidRequest("the Turnstile token is missing; complete the Turnstile check first")
-    form = {"secret": str(options["TurnstileSecretKey"]), "response": response,
+    form = {"secret": options.text("TurnstileSecretKey"), "response": response,
             "remoteip": request.client.host if request.client else ""}
     try:
         answer = await http.post(verify_url, data=form)

@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import ROLE_ADMIN, Principal, api, ok, path_id
+from tollway.admin.envelope import Principal, api, ok, path_id
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.operations.balances import BalanceError
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from tollway.services import Services
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def update_one(request: Request, services: Services, principal: Principal) -> Response:
     """Query and store one channel's balance; answers `{success, message, balance}` as One API does."""
     channel_id = path_id(request)
@@ -32,7 +33,7 @@ async def update_one(request: Request, services: Services, principal: Principal)
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def update_all(request: Request, services: Services, principal: Principal) -> Response:
     """Query every enabled channel of a supported type (8 at a time, 15 s each at most) and answer when done."""
     return ok(await services.operations.balances.update_all())

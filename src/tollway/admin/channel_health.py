@@ -8,14 +8,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import ROLE_ADMIN, Principal, api, ok
+from tollway.admin.envelope import Principal, api, ok
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def channel_health(request: Request, services: Services, principal: Principal) -> Response:
     """This node's view: `cooling` pairs, channels whose automatic disable is being written, and the rules."""
     view = services.guards.health.view()
@@ -27,7 +28,7 @@ async def channel_health(request: Request, services: Services, principal: Princi
     return ok(view)
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def clear_health(request: Request, services: Services, principal: Principal) -> Response:
     """Let a channel's pairs (or one model's) serve again at once: `?channel=ID[&model=NAME]`; answers how many."""
     channel = request.query_params.get("channel", "").strip()

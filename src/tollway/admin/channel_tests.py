@@ -16,7 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import ROLE_ADMIN, Principal, api, int64, ok, path_id, said
+from tollway.admin.envelope import Principal, api, int64, ok, path_id, said
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.storage.cache import ChannelEntry
 from tollway.storage.test_results import test_results
@@ -31,7 +32,7 @@ def _channel(services: Services, channel_id: int) -> ChannelEntry:
     return channel
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def test_one(request: Request, services: Services, principal: Principal) -> Response:
     """Test a channel with `model` (or its default) now; `time` is in seconds, 0 when the test failed.
 
@@ -55,14 +56,14 @@ async def test_one(request: Request, services: Services, principal: Principal) -
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def start_run(request: Request, services: Services, principal: Principal) -> Response:
     """Start testing every channel (`scope=all`, the default), the disabled ones, or the enabled ones."""
     run = services.operations.tester.start(request.query_params.get("scope") or "all")
     return ok(run.view())
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def run_status(request: Request, services: Services, principal: Principal) -> Response:
     """Progress of the current run, or the result of the last one (`running` false, zeros before any run)."""
     return ok(await services.operations.tester.status())
@@ -76,14 +77,14 @@ async def _results(services: Services, channel_id: int | None) -> list[dict[str,
     return found
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def all_results(request: Request, services: Services, principal: Principal) -> Response:
     """The last result of every tested model of every channel (`channel_id=` keeps one channel's)."""
     raw = request.query_params.get("channel_id", "")
     return ok(await _results(services, int64(raw, "channel_id") if raw else None))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def channel_results(request: Request, services: Services, principal: Principal) -> Response:
     return ok(await _results(services, path_id(request)))
 

@@ -11,19 +11,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway.admin import names
-from tollway.admin.envelope import (
-    MAX_PAGE_SIZE,
-    ROLE_ADMIN,
-    Principal,
-    api,
-    field,
-    ok,
-    page,
-    path_id,
-    read_json,
-)
+from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, field, ok, page, path_id, read_json
 from tollway.admin.views import channel_view
-from tollway.constants import ChannelStatus
+from tollway.constants import ChannelStatus, Role
 from tollway.crypto import mask
 from tollway.errors import InvalidRequest
 from tollway.routing import channel_types, model_lists
@@ -121,14 +111,14 @@ def split_keys(key: str, kind: int) -> list[str]:
     return [line.strip() for line in key.splitlines() if line.strip()]
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def list_channels(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
     rows = await channel_page(services.engine, offset, limit)
     return ok([channel_view(row, services.cache, services.keybox) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def search_channels(request: Request, services: Services, principal: Principal) -> Response:
     keyword = request.query_params.get("keyword", "").strip()
     found = ChannelFilter(keyword=keyword)
@@ -136,7 +126,7 @@ async def search_channels(request: Request, services: Services, principal: Princ
     return ok([channel_view(row, services.cache, services.keybox) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def all_models(request: Request, services: Services, principal: Principal) -> Response:
     """Every built-in model as an OpenAI model object (One API's ListAllModels)."""
     return ok([{"id": m, "object": "model", "created": 1626777600, "owned_by": model_lists.owner(m)}
@@ -150,7 +140,7 @@ async def _load(services: Services, channel_id: int) -> dict[str, Any]:
     return dict(row)
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def get_channel(request: Request, services: Services, principal: Principal) -> Response:
     """One channel for an edit form, without `key` as One API answers it: a form that never holds the key cannot
     send a masked one back, and an update without a key keeps the stored one."""
@@ -159,7 +149,7 @@ async def get_channel(request: Request, services: Services, principal: Principal
     return ok(view)
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def add_channels(request: Request, services: Services, principal: Principal) -> Response:
     """Add a channel per line of `key` (batch add); answers the new channels with masked keys."""
     data = await read_json(request, services)
@@ -184,7 +174,7 @@ async def add_channels(request: Request, services: Services, principal: Principa
     return ok([channel_view(row, services.cache, services.keybox) for row in created])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def update_channel(request: Request, services: Services, principal: Principal) -> Response:
     """Update the given fields; a key left empty or sent back masked keeps the stored key."""
     data = await read_json(request, services)
@@ -209,7 +199,7 @@ async def update_channel(request: Request, services: Services, principal: Princi
     return ok(channel_view(updated, services.cache, services.keybox))
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def delete_channel(request: Request, services: Services, principal: Principal) -> Response:
     row = await _load(services, path_id(request))
     await writes.delete_channels(services.keeper, [row["id"]])
@@ -217,7 +207,7 @@ async def delete_channel(request: Request, services: Services, principal: Princi
     return ok()
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def delete_disabled(request: Request, services: Services, principal: Principal) -> Response:
     """Delete every manually or automatically disabled channel; answers how many."""
     ids = await disabled_channel_ids(services.engine)

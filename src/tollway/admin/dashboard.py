@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import ROLE_ADMIN, ROLE_COMMON, Principal, api, int64, ok
+from tollway.admin.envelope import Principal, api, int64, ok
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.storage.log_queries import ModelDay, daily_usage
 from tollway.storage.rollups import DAY, EVERYONE, day_label, day_of, recent_days
@@ -31,7 +32,7 @@ def statistics(found: list[ModelDay]) -> list[dict[str, Any]]:
             for row in found]
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def own_dashboard(request: Request, services: Services, principal: Principal) -> Response:
     """The caller's consume logs of the last 7 days, per day and model."""
     first, last = recent_days(DAYS)
@@ -43,7 +44,7 @@ def _param(request: Request, name: str) -> int | None:
     return int64(raw, name) if raw else None
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def dashboard(request: Request, services: Services, principal: Principal) -> Response:
     """Everyone's usage per day and model; `start_timestamp`/`end_timestamp` (default the last 7 days, at most 366),
     and optionally one `username` or `user_id` and one `model_name`."""

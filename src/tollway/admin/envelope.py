@@ -14,6 +14,7 @@ from starlette.responses import Response
 from tollway.admin.names import refuse_nul, refuse_nul_query
 from tollway.bodies import read_body
 from tollway.console.i18n import language_of, translate_message
+from tollway.constants import Role, UserStatus
 from tollway.errors import AuthenticationFailed, InvalidRequest, PermissionDenied, TollwayError
 from tollway.json_objects import NOT_AN_OBJECT, body_object
 
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROLE_GUEST, ROLE_COMMON, ROLE_ADMIN, ROLE_ROOT = 0, 1, 10, 100
-USER_ENABLED, USER_DISABLED, USER_DELETED = 1, 2, 3
 ITEMS_PER_PAGE = 10
 MAX_PAGE_SIZE = 100
 # Every integer column is at most a signed 64-bit BIGINT; larger numbers would fail in the database driver.
@@ -40,11 +39,11 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role >= ROLE_ADMIN
+        return self.role >= Role.ADMIN
 
     @property
     def is_root(self) -> bool:
-        return self.role >= ROLE_ROOT
+        return self.role >= Role.ROOT
 
 
 def envelope(data: Any = None, *, success: bool = True, message: str = "", status: int = 200) -> Response:
@@ -89,7 +88,7 @@ def principal_of(request: Request, services: Services) -> Principal | None:
         if user_id is None:
             raise AuthenticationFailed("access token is invalid", code="invalid_access_token")
     user = cache.users.get(int(user_id))
-    if user is None or user.status != USER_ENABLED:
+    if user is None or user.status != UserStatus.ENABLED:
         if "session" in request.scope:
             request.session.clear()
         raise AuthenticationFailed("this account is disabled or no longer exists", code="user_disabled")

@@ -8,18 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import (
-    MAX_PAGE_SIZE,
-    ROLE_ADMIN,
-    ROLE_COMMON,
-    Principal,
-    api,
-    int64,
-    keyword_number,
-    ok,
-    page,
-)
+from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, int64, keyword_number, ok, page
 from tollway.admin.views import log_view
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.storage import log_deletion
 from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, matching_logs
@@ -45,39 +36,39 @@ def log_filter(request: Request, *, own_user: int | None = None, by_type: bool =
                      channel_id=channel if channel and own_user is None else None)
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def all_logs(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
     return ok([log_view(row) for row in await log_page(services.log_engine, log_filter(request), offset, limit)])
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def own_logs(request: Request, services: Services, principal: Principal) -> Response:
     offset, limit = page(request)
     rows = await log_page(services.log_engine, log_filter(request, own_user=principal.id), offset, limit)
     return ok([log_view(row, with_id=False) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def stat(request: Request, services: Services, principal: Principal) -> Response:
     # One API's GetLogsStat ignores `type` (its front-end sends it): the sum is always of consume logs.
     return ok({"quota": await consume_quota_sum(services.log_engine, log_filter(request, by_type=False))})
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def own_stat(request: Request, services: Services, principal: Principal) -> Response:
     found = log_filter(request, own_user=principal.id, by_type=False)
     return ok({"quota": await consume_quota_sum(services.log_engine, found)})
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def search(request: Request, services: Services, principal: Principal) -> Response:
     """`type = keyword OR content LIKE keyword%`, the 100 most recent (One API's SearchAllLogs)."""
     rows = await matching_logs(services.log_engine, request.query_params.get("keyword", ""), MAX_PAGE_SIZE)
     return ok([log_view(row) for row in rows])
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def own_search(request: Request, services: Services, principal: Principal) -> Response:
     """One's own logs of the type given as keyword."""
     number = keyword_number(request.query_params.get("keyword", ""))
@@ -86,7 +77,7 @@ async def own_search(request: Request, services: Services, principal: Principal)
     return ok([log_view(row, with_id=False) for row in rows])
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def delete_before(request: Request, services: Services, principal: Principal) -> Response:
     """Delete logs created before `target_timestamp`; answers how many were deleted."""
     target = _int_param(request, "target_timestamp")

@@ -55,19 +55,19 @@ async def _check_state(request: Request, services: Services) -> None:
 async def _identity(provider: str, request: Request, services: Services) -> oauth.Identity:
     options, http, code = services.cache.options, services.accounts.http, request.query_params.get("code", "")
     if provider == "github":
-        if not options["GitHubOAuthEnabled"]:
+        if not options.flag("GitHubOAuthEnabled"):
             raise PermissionDenied("the administrator has not enabled sign-in with GitHub")
         return await oauth.github(http, services.settings, options, code)
     if provider == "oidc":
-        if not options["OidcEnabled"]:
+        if not options.flag("OidcEnabled"):
             raise PermissionDenied("the administrator has not enabled sign-in with OIDC")
         return await oauth.oidc(http, options, services.accounts.oidc, code, oauth.site_address(request, options))
     if provider == "lark":
         # One API has no switch for Lark: it is on when a client id is set.
-        if not str(options["LarkClientId"]).strip():
+        if not options.text("LarkClientId").strip():
             raise PermissionDenied("the administrator has not enabled sign-in with Lark")
         return await oauth.lark(http, services.settings, options, code, oauth.site_address(request, options))
-    if not options["WeChatAuthEnabled"]:
+    if not options.flag("WeChatAuthEnabled"):
         raise PermissionDenied("the administrator has not enabled sign-in with WeChat")
     return await oauth.wechat(http, options, code)
 
@@ -88,7 +88,7 @@ async def _sign_in(request: Request, services: Services, identity: oauth.Identit
     row: Mapping[Any, Any] | None = await user_with(services.keeper, column, identity.subject)
     if row is None:
         options = services.cache.options
-        if not options["RegisterEnabled"]:
+        if not options.flag("RegisterEnabled"):
             raise PermissionDenied("the administrator has closed registration")
         email = identity.email
         if email and (len(email) > 50 or await email_taken(services.keeper, email)):

@@ -10,7 +10,8 @@ from starlette.routing import Route
 
 from tollway import options
 from tollway.admin import option_rules
-from tollway.admin.envelope import ROLE_ROOT, Principal, api, ok, read_json
+from tollway.admin.envelope import Principal, api, ok, read_json
+from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.storage import writes
 
@@ -27,12 +28,12 @@ _PREREQUISITES = {
 }
 
 
-@api(ROLE_ROOT)
+@api(Role.ROOT)
 async def list_options(request: Request, services: Services, principal: Principal) -> Response:
     return ok(services.cache.options.public())
 
 
-@api(ROLE_ROOT)
+@api(Role.ROOT)
 async def set_option(request: Request, services: Services, principal: Principal) -> Response:
     """Body `{key, value}`; the value is checked (type, range, format, prerequisites) before it is stored."""
     data = await read_json(request, services)
@@ -45,11 +46,11 @@ async def set_option(request: Request, services: Services, principal: Principal)
     current = services.cache.options
     if key in _PREREQUISITES and value is True:
         needed, message = _PREREQUISITES[key]
-        if not str(current[needed]).strip():
+        if not str(current.values[needed]).strip():
             raise InvalidRequest(message)
     for flag, (needed, _) in _PREREQUISITES.items():
         # Emptying what a switched-on sign-in method needs would break it just the same.
-        if key == needed and not str(value).strip() and current[flag] is True:
+        if key == needed and not str(value).strip() and current.values[flag] is True:
             raise InvalidRequest(f"switch {flag} off before emptying {key}")
     await writes.set_option(services.keeper, key, value)
     return ok()

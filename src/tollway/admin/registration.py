@@ -49,9 +49,9 @@ def _code(value: object) -> str:
 async def register(request: Request, services: Services) -> Response:
     """Body `{username, password, email, verification_code, aff_code}`; query `turnstile` when Turnstile is on."""
     options = services.cache.options
-    if not options["RegisterEnabled"]:
+    if not options.flag("RegisterEnabled"):
         raise PermissionDenied("the administrator has closed registration")
-    if not options["PasswordRegisterEnabled"]:
+    if not options.flag("PasswordRegisterEnabled"):
         raise PermissionDenied("the administrator has turned off registration by password; use a sign-in provider")
     await _turnstile(request, services)
     data = await read_json(request, services)
@@ -59,7 +59,7 @@ async def register(request: Request, services: Services) -> Response:
     password = rules.password(data.get("password"))
     await ensure_free_username(services, name)
     values: dict[str, Any] = {"username": name, "display_name": name}
-    if options["EmailVerificationEnabled"]:
+    if options.flag("EmailVerificationEnabled"):
         code = _code(data.get("verification_code"))
         if not data.get("email") or not code:
             raise InvalidRequest("email verification is on: email and verification_code are required")
@@ -81,7 +81,7 @@ async def send_verification(request: Request, services: Services) -> Response:
     """Mail a 6-character code to `?email=` (for sign-up, or for binding the address to one's account)."""
     options = services.cache.options
     signed_in = principal_of(request, services) is not None
-    if not options["RegisterEnabled"] and not signed_in:
+    if not options.flag("RegisterEnabled") and not signed_in:
         raise PermissionDenied("the administrator has closed registration")
     await _turnstile(request, services)
     email = email_address(request.query_params.get("email"))
@@ -90,7 +90,7 @@ async def send_verification(request: Request, services: Services) -> Response:
         raise InvalidRequest("this email address is already taken")
     code = secrets.token_hex(CODE_LENGTH)[:CODE_LENGTH]
     await services.accounts.codes.put(codes.EMAIL_VERIFICATION, email.lower(), code)
-    system = html.escape(str(options["SystemName"]))
+    system = html.escape(options.text("SystemName"))
     await services.accounts.mailer.send(email, f"{options['SystemName']} email verification", (
         f"<p>Hello, you are verifying your email address for {system}.</p>"
         f"<p>Your verification code is: <strong>{code}</strong></p>"
@@ -125,7 +125,7 @@ async def send_reset(request: Request, services: Services) -> Response:
         await services.accounts.codes.put(codes.PASSWORD_RESET, email.lower(), token)
         link = (f"{str(options['ServerAddress']).rstrip('/')}/user/reset?email={quote(user['email'], safe='@')}"
                 f"&token={token}")
-        system = html.escape(str(options["SystemName"]))
+        system = html.escape(options.text("SystemName"))
         # Sent in the background so that the answer takes as long for an unknown address as for a known one.
         services.accounts.mailer.post(user["email"], f"{options['SystemName']} password reset", (
             f"<p>Hello, you asked to reset your {system} password.</p>"

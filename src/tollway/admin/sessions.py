@@ -31,7 +31,7 @@ WEAK_PASSWORD_NOTICE = ("signed in, but this password is weak (One API's default
 @public
 async def login(request: Request, services: Services) -> Response:
     """Body `{username, password}`; the username may also be the account's email."""
-    if not services.cache.options["PasswordLoginEnabled"]:
+    if not services.cache.options.flag("PasswordLoginEnabled"):
         raise PermissionDenied("password sign-in is turned off by the administrator")
     data = await read_json(request, services)
     name, secret = data.get("username"), data.get("password")

@@ -9,10 +9,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tollway import __version__
-from tollway.admin.envelope import ROLE_ADMIN, ROLE_COMMON, Principal, api, ok, public
+from tollway.admin.envelope import Principal, api, ok, public
+from tollway.constants import Role
 from tollway.routing import model_lists
 
 if TYPE_CHECKING:
+    from tollway.options import Text
     from tollway.services import Services
 
 
@@ -56,23 +58,23 @@ async def status(request: Request, services: Services) -> Response:
     })
 
 
-def _option_text(path: str, key: str) -> Route:
+def _option_text(path: str, key: Text) -> Route:
     """A public route answering one text option (notice, about, home page content)."""
 
     @public
     async def endpoint(request: Request, services: Services) -> Response:
-        return ok(services.cache.options[key])
+        return ok(services.cache.options.text(key))
 
     return Route(path, endpoint, methods=["GET"])
 
 
-@api(ROLE_COMMON)
+@api(Role.COMMON)
 async def models_by_type(request: Request, services: Services, principal: Principal) -> Response:
     """Default models of every channel type, keyed by type number (prefills the channel form)."""
     return ok({str(type_id): model_lists.default_models(type_id) for type_id in range(0, 52)})
 
 
-@api(ROLE_ADMIN)
+@api(Role.ADMIN)
 async def groups(request: Request, services: Services, principal: Principal) -> Response:
     """Group names: the keys of GroupRatio."""
     return ok(list(services.cache.options.group_ratio))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-LOG_CONSUME = 2
-LOG_ERROR = 6  # Tollway: a failed attempt (AI Proxy logs failed calls with their status code)
 CONTENT_MAX = 1000  # characters of an error message kept in a log, as AI Proxy keeps 1 KB
 
 

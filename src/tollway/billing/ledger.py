@@ -132,7 +132,7 @@ class Ledger:
         before = user.quota.value
         user.quota.unwritten -= charged
         if self.on_low_quota is not None and charged:
-            threshold = self.cache.options["QuotaRemindThreshold"]
+            threshold = self.cache.options.whole("QuotaRemindThreshold")
             after = before - charged
             if before >= threshold > after or before > 0 >= after:
                 self.on_low_quota(user, after)

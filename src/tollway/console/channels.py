@@ -13,8 +13,8 @@ from starlette.routing import Route
 
 from tollway.admin.views import channel_view
 from tollway.console import channel_forms
-from tollway.console.render import ROLE_ADMIN, Visitor, page, render
-from tollway.constants import ChannelStatus
+from tollway.console.render import Visitor, page, render
+from tollway.constants import ChannelStatus, Role
 from tollway.routing import channel_types
 from tollway.storage.channel_queries import ChannelFilter, channel_by_id, channel_count, channel_page
 
@@ -97,7 +97,7 @@ def _row(view: dict[str, Any], cooling: list[dict[str, Any]]) -> dict[str, Any]:
             "currency": CURRENCY_SIGNS.get(kind.balance_currency, "$")}
 
 
-@page(ROLE_ADMIN)
+@page(Role.ADMIN)
 async def channel_list(request: Request, services: Services, seen: Visitor) -> Response:
     keyword = request.query_params.get("keyword", "").strip()
     status = request.query_params.get("status", "")
@@ -119,12 +119,12 @@ async def channel_list(request: Request, services: Services, seen: Visitor) -> R
                   disabled_count=sum(1 for c in services.cache.channels.values() if c.status != ChannelStatus.ENABLED))
 
 
-@page(ROLE_ADMIN)
+@page(Role.ADMIN)
 async def channel_add(request: Request, services: Services, seen: Visitor) -> Response:
     return render(request, services, "channels/edit.html", **channel_forms.context(services, None, seen.language))
 
 
-@page(ROLE_ADMIN)
+@page(Role.ADMIN)
 async def channel_edit(request: Request, services: Services, seen: Visitor) -> Response:
     channel_id = int(request.path_params["id"])
     row = await channel_by_id(services.engine, channel_id)

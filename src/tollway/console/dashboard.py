@@ -12,7 +12,8 @@ from starlette.routing import Route
 from tollway.admin import dashboard as usage
 from tollway.console import charts
 from tollway.console.i18n import Translator
-from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, format_quota, page, render
+from tollway.console.render import Visitor, format_quota, page, render
+from tollway.constants import Role
 from tollway.storage.log_queries import ModelDay, daily_usage
 from tollway.storage.rollups import DAY, EVERYONE, day_label, recent_days
 
@@ -97,11 +98,11 @@ def draw(found: Usage, _: Translator, quota: charts.Format, *, money: bool, per_
     }
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def dashboard(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
     everyone = request.query_params.get("scope") == "all"
-    if everyone and seen.role < ROLE_ADMIN:
+    if everyone and seen.role < Role.ADMIN:
         return render(request, services, "error.html", status=403, code=403,
                       message="You do not have permission to open this page.")
     username = request.query_params.get("username", "").strip() if everyone else ""
@@ -114,7 +115,7 @@ async def dashboard(request: Request, services: Services, seen: Visitor) -> Resp
     translate = Translator(seen.language)
     options = services.cache.options
     figures = draw(found, translate, lambda value: format_quota(services, value),
-                   money=bool(options["DisplayInCurrencyEnabled"]), per_unit=options.quota_per_unit)
+                   money=options.flag("DisplayInCurrencyEnabled"), per_unit=options.quota_per_unit)
     user = seen.user
     return render(request, services, "dashboard/index.html", everyone=everyone, username=username,
                   unknown_user=bool(username) and owner is None, usage=found, charts=figures,

@@ -12,9 +12,9 @@ from starlette.routing import Route
 from tollway.admin.envelope import INT64_MAX, page
 from tollway.admin.logs import log_filter
 from tollway.admin.views import log_view
-from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, Visitor, render
+from tollway.console.render import Visitor, render
 from tollway.console.render import page as console_page
-from tollway.constants import LogType
+from tollway.constants import LogType, Role
 from tollway.errors import InvalidRequest
 from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, log_with_bodies
 from tollway.storage.tokens import own_token_names
@@ -61,10 +61,10 @@ def shown(row: Any, services: Services, *, admin: bool) -> dict[str, Any]:
     return view
 
 
-@console_page(ROLE_COMMON)
+@console_page(Role.COMMON)
 async def log_list(request: Request, services: Services, seen: Visitor) -> Response:
     assert seen.user is not None
-    admin = seen.role >= ROLE_ADMIN
+    admin = seen.role >= Role.ADMIN
     own = None if admin else seen.user.id
     invalid = False
     try:  # the API's own filters and paging, so the page lists exactly what GET /api/log/(self) answers
@@ -98,7 +98,7 @@ async def log_list(request: Request, services: Services, seen: Visitor) -> Respo
                   f={name: params.get(name, "") for name in FILTERS})
 
 
-@console_page(ROLE_ADMIN)
+@console_page(Role.ADMIN)
 async def log_detail(request: Request, services: Services, seen: Visitor) -> Response:
     log_id = int(request.path_params["id"])
     row = bodies = None

@@ -23,12 +23,12 @@ async def oauth_buttons(request: Request, services: Services) -> list[dict[str, 
     options, settings = services.cache.options, services.settings
     server = base_url(request, services)
     buttons = []
-    if options["GitHubOAuthEnabled"] and options["GitHubClientId"]:
-        query = urlencode({"client_id": options["GitHubClientId"], "scope": "user:email"})
+    if options.flag("GitHubOAuthEnabled") and options.text("GitHubClientId"):
+        query = urlencode({"client_id": options.text("GitHubClientId"), "scope": "user:email"})
         url = f"{settings.github_oauth_url}/login/oauth/authorize?{query}"
         buttons.append({"name": "github", "label": "GitHub", "url": url})
-    if options["OidcEnabled"] and options["OidcClientId"]:
-        endpoint = str(options["OidcAuthorizationEndpoint"])
+    if options.flag("OidcEnabled") and options.text("OidcClientId"):
+        endpoint = options.text("OidcAuthorizationEndpoint")
         if not endpoint:
             try:
                 endpoint = await services.accounts.oidc.endpoint(services.accounts.http, options,
@@ -36,11 +36,11 @@ async def oauth_buttons(request: Request, services: Services) -> list[dict[str, 
             except Exception:  # discovery failing must not break the page
                 endpoint = ""
         if endpoint:
-            query = urlencode({"client_id": options["OidcClientId"], "redirect_uri": f"{server}/oauth/oidc",
+            query = urlencode({"client_id": options.text("OidcClientId"), "redirect_uri": f"{server}/oauth/oidc",
                                "response_type": "code", "scope": "openid profile email"})
             buttons.append({"name": "oidc", "label": "OIDC", "url": f"{endpoint}?{query}"})
-    if options["LarkClientId"]:
-        query = urlencode({"client_id": options["LarkClientId"], "redirect_uri": f"{server}/oauth/lark",
+    if options.text("LarkClientId"):
+        query = urlencode({"client_id": options.text("LarkClientId"), "redirect_uri": f"{server}/oauth/lark",
                            "response_type": "code"})
         buttons.append({"name": "lark", "label": "Lark",
                         "url": f"{settings.lark_oauth_url}/open-apis/authen/v1/authorize?{query}"})

@@ -28,27 +28,27 @@ def _url_or_text(value: str) -> tuple[str, str]:
 @page()
 async def home(request: Request, services: Services, seen: Visitor) -> Response:
     options = services.cache.options
-    home_url, home_content = _url_or_text(str(options["HomePageContent"]))
-    return render(request, services, "home.html", notice=options["Notice"], home_url=home_url,
+    home_url, home_content = _url_or_text(options.text("HomePageContent"))
+    return render(request, services, "home.html", notice=options.text("Notice"), home_url=home_url,
                   home_content=home_content, base_url=_base_url(request, services), started=services.started_at,
-                  register_enabled=options["RegisterEnabled"] and options["PasswordRegisterEnabled"])
+                  register_enabled=options.flag("RegisterEnabled") and options.flag("PasswordRegisterEnabled"))
 
 
 @page()
 async def about(request: Request, services: Services, seen: Visitor) -> Response:
-    about_url, about = _url_or_text(str(services.cache.options["About"]))
+    about_url, about = _url_or_text(services.cache.options.text("About"))
     return render(request, services, "about.html", about_url=about_url, about=about)
 
 
 def _auth_context(services: Services) -> dict[str, Any]:
     options = services.cache.options
     return {
-        "password_login": options["PasswordLoginEnabled"],
-        "register_enabled": options["RegisterEnabled"] and options["PasswordRegisterEnabled"],
-        "email_verification": options["EmailVerificationEnabled"],
-        "turnstile_site_key": options["TurnstileSiteKey"] if options["TurnstileCheckEnabled"] else "",
-        "wechat": options["WeChatAuthEnabled"],
-        "wechat_qrcode": options["WeChatAccountQRCodeImageURL"],
+        "password_login": options.flag("PasswordLoginEnabled"),
+        "register_enabled": options.flag("RegisterEnabled") and options.flag("PasswordRegisterEnabled"),
+        "email_verification": options.flag("EmailVerificationEnabled"),
+        "turnstile_site_key": options.text("TurnstileSiteKey") if options.flag("TurnstileCheckEnabled") else "",
+        "wechat": options.flag("WeChatAuthEnabled"),
+        "wechat_qrcode": options.text("WeChatAccountQRCodeImageURL"),
     }
 
 
@@ -84,7 +84,7 @@ async def oauth_callback(request: Request, services: Services, seen: Visitor) ->
 
 @page(Role.COMMON)
 async def chat(request: Request, services: Services, seen: Visitor) -> Response:
-    return render(request, services, "chat.html", chat_url=services.cache.options["ChatLink"])
+    return render(request, services, "chat.html", chat_url=services.cache.options.text("ChatLink"))
 
 
 async def language(request: Request) -> Response:

@@ -38,7 +38,7 @@ def _row(view: dict[str, Any]) -> dict[str, Any]:
 
 def _quota_context(services: Services) -> dict[str, Any]:
     options = services.cache.options
-    return {"quota_per_unit": options.quota_per_unit, "in_currency": bool(options["DisplayInCurrencyEnabled"]),
+    return {"quota_per_unit": options.quota_per_unit, "in_currency": options.flag("DisplayInCurrencyEnabled"),
             "max_name": MAX_NAME, "max_batch": MAX_BATCH}
 
 

@@ -26,10 +26,6 @@ if TYPE_CHECKING:
     from tollway.services import Services
 
 HERE = Path(__file__).parent
-# Kept for the pages that still import them from here; new code reads tollway.constants.Role.
-ROLE_COMMON: int = Role.COMMON
-ROLE_ADMIN: int = Role.ADMIN
-ROLE_ROOT: int = Role.ROOT
 
 # Strings the browser script shows; sent to every page in the visitor's language.
 SCRIPT_STRINGS = (
@@ -81,7 +77,7 @@ def visitor(request: Request, services: Services) -> Visitor:
 def format_quota(services: Services, quota: int | float) -> str:
     """Quota as dollars or as raw units, as the DisplayInCurrencyEnabled option says."""
     options = services.cache.options
-    if options["DisplayInCurrencyEnabled"]:
+    if options.flag("DisplayInCurrencyEnabled"):
         dollars = float(quota) / options.quota_per_unit
         # A single call often costs millionths of a dollar: small amounts keep enough digits to be seen.
         places = 4 if abs(dollars) >= 0.01 else 6
@@ -119,11 +115,11 @@ def render(request: Request, services: Services, template: str, *, status: int =
         "path": request.url.path,
         # The page with its query, so that switching the language keeps a list's filters.
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "system_name": options["SystemName"] or "Tollway",
-        "logo": options["Logo"],
-        "footer": options["Footer"],
-        "chat_link": options["ChatLink"],
-        "top_up_link": options["TopUpLink"],
+        "system_name": options.text("SystemName") or "Tollway",
+        "logo": options.text("Logo"),
+        "footer": options.text("Footer"),
+        "chat_link": options.text("ChatLink"),
+        "top_up_link": options.text("TopUpLink"),
         "quota": lambda value: format_quota(services, value),
         "static": static_url,
         "version": __version__,

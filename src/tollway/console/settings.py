@@ -15,14 +15,15 @@ from tollway.admin.envelope import said
 from tollway.admin.views import user_view
 from tollway.console import i18n, markdown, settings_forms
 from tollway.console.providers import base_url, oauth_buttons
-from tollway.console.render import ROLE_ADMIN, ROLE_COMMON, ROLE_ROOT, Visitor, page, render, visitor
+from tollway.console.render import Visitor, page, render, visitor
 from tollway.console.settings_forms import _
+from tollway.constants import Role
 from tollway.storage.users import user_by_id
 
 if TYPE_CHECKING:
     from tollway.services import Services
 
-ROLE_NAMES = {ROLE_COMMON: _("Common user"), ROLE_ADMIN: _("Administrator"), ROLE_ROOT: _("Root")}
+ROLE_NAMES: dict[int, str] = {Role.COMMON: _("Common user"), Role.ADMIN: _("Administrator"), Role.ROOT: _("Root")}
 TAB_TITLES = {"operation": _("Operation"), "system": _("System"), "other": _("Other")}
 _FRAMED = ("HomePageContent", "About")  # options whose https:// address is shown in a frame
 _BINDINGS = (("github", "github_id", "GitHub"), ("oidc", "oidc_id", "OIDC"), ("lark", "lark_id", "Lark"))
@@ -49,7 +50,7 @@ SCRIPT_TEXTS = (
 def _tabs(role: int) -> list[tuple[str, str]]:
     """(path, label) of the settings tabs this role sees."""
     tabs = [("/setting", _("Personal"))]
-    if role >= ROLE_ROOT:
+    if role >= Role.ROOT:
         tabs += [(f"/setting/{name}", title) for name, title in TAB_TITLES.items()]
     return tabs
 
@@ -66,7 +67,7 @@ async def _own_row(services: Services, user_id: int) -> dict[str, Any]:
     return user_view(row, services.cache)
 
 
-@page(ROLE_COMMON)
+@page(Role.COMMON)
 async def personal(request: Request, services: Services, seen: Visitor) -> Response:
     """Profile, access token, invitation link, bindings and account deletion (One API's personal settings)."""
     assert seen.user is not None
@@ -81,15 +82,15 @@ async def personal(request: Request, services: Services, seen: Visitor) -> Respo
         role_name=ROLE_NAMES.get(seen.role, "Common user"), site=site,
         invitation=f"{site}/register?aff={me['aff_code']}" if me["aff_code"] else "",
         has_access_token=bool(seen.user.access_token), bindings=bindings,
-        wechat=options["WeChatAuthEnabled"], wechat_qrcode=options["WeChatAccountQRCodeImageURL"],
-        turnstile_site_key=options["TurnstileSiteKey"] if options["TurnstileCheckEnabled"] else "",
+        wechat=options.flag("WeChatAuthEnabled"), wechat_qrcode=options.text("WeChatAccountQRCodeImageURL"),
+        turnstile_site_key=options.text("TurnstileSiteKey") if options.flag("TurnstileCheckEnabled") else "",
         texts=_script_texts(seen.language))
 
 
 def _options_page(tab: str) -> Callable[[Request], Awaitable[Response]]:
     """The page of one of root's option tabs (operation, system, other)."""
 
-    @page(ROLE_ROOT)
+    @page(Role.ROOT)
     async def options_tab(request: Request, services: Services, seen: Visitor) -> Response:
         options = services.cache.options
         groups = settings_forms.TABS[tab]
@@ -100,7 +101,7 @@ def _options_page(tab: str) -> Callable[[Request], Awaitable[Response]]:
         return render(
             request, services, "settings/options.html", tabs=_tabs(seen.role), tab=tab,
             tab_title=TAB_TITLES[tab], groups=groups, values=values, secrets=secrets,
-            quota_keys=settings_forms.QUOTA_KEYS, currency=options["DisplayInCurrencyEnabled"],
+            quota_keys=settings_forms.QUOTA_KEYS, currency=options.flag("DisplayInCurrencyEnabled"),
             quota_per_unit=options.quota_per_unit, server=base_url(request, services), month_ago=month_ago,
             texts=_script_texts(seen.language))
 
@@ -111,7 +112,7 @@ async def preview(request: Request) -> Response:
     """Root's preview of a Markdown option (`{key, text}`), rendered as the pages render it; changes nothing."""
     services: Services = request.app.state.services
     seen = visitor(request, services)
-    if seen.role < ROLE_ROOT:
+    if seen.role < Role.ROOT:
         return JSONResponse({"success": False, "message": said(request, "you do not have permission to do this")},
                             status_code=403)
     try:

@@ -209,7 +209,7 @@ TABS = {"operation": OPERATION, "system": SYSTEM, "other": OTHER}
 
 def field_value(options: Options, field: Field) -> Any:
     """What the field shows: a bool for checkboxes, "" for secrets, pretty JSON for ratios, else the stored text."""
-    value = options[field.key]
+    value = options.values[field.key]  # the field table names only known options (tests/console)
     if field.kind == "bool":
         return bool(value)
     if field.kind == "secret":
@@ -221,7 +221,7 @@ def field_value(options: Options, field: Field) -> Any:
 
 def secret_set(options: Options, field: Field) -> bool:
     """Whether a secret option holds a value (never the value itself)."""
-    return bool(str(options[field.key]).strip())
+    return bool(str(options.values[field.key]).strip())
 
 
 def check_catalog() -> None:

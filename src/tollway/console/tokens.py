@@ -50,7 +50,7 @@ def status_of(view: dict[str, Any], now: float) -> tuple[str, str]:
 
 def site_address(request: Request, services: Services) -> str:
     """ServerAddress, or the address this page was opened at (One API's fallback)."""
-    return str(services.cache.options["ServerAddress"] or "").rstrip("/") or str(request.base_url).rstrip("/")
+    return services.cache.options.text("ServerAddress").rstrip("/") or str(request.base_url).rstrip("/")
 
 
 def chat_links(chat_link: str, site: str, key: str) -> dict[str, str]:
@@ -91,7 +91,7 @@ async def token_list(request: Request, services: Services, seen: Visitor) -> Res
     rows = await token_store.own_tokens(services.engine, seen.user.id, prefix, order=order, offset=number * size,
                                         limit=size)
     now = time.time()
-    chat = _web_link(services.cache.options["ChatLink"])
+    chat = _web_link(services.cache.options.text("ChatLink"))
     site = site_address(request, services)
     items = []
     for row in rows:
@@ -116,7 +116,7 @@ async def _form(request: Request, services: Services, seen: Visitor, token: dict
     options = services.cache.options
     available = services.routes.table.models(seen.user.group)
     return render(request, services, "tokens/edit.html", token=token, available=available,
-                  new_quota=NEW_TOKEN_QUOTA, currency=bool(options["DisplayInCurrencyEnabled"]),
+                  new_quota=NEW_TOKEN_QUOTA, currency=options.flag("DisplayInCurrencyEnabled"),
                   per_unit=options.quota_per_unit, name_max=token_api.NAME_MAX)
 
 

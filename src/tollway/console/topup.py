@@ -39,9 +39,9 @@ async def topup(request: Request, services: Services, seen: Visitor) -> Response
     user, options = seen.user, services.cache.options
     rows = await recent_topups(services.log_engine, user.id, RECENT)
     return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
-                  link=top_up_url(str(options["TopUpLink"] or ""), user),
+                  link=top_up_url(options.text("TopUpLink"), user),
                   recent=[log_view(row, with_id=False) for row in rows],
-                  currency=bool(options["DisplayInCurrencyEnabled"]), per_unit=options.quota_per_unit)
+                  currency=options.flag("DisplayInCurrencyEnabled"), per_unit=options.quota_per_unit)
 
 
 def routes() -> list[Route]:

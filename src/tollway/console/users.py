@@ -83,7 +83,7 @@ async def user_edit(request: Request, services: Services, seen: Visitor) -> Resp
     if view["group"] and view["group"] not in groups:
         groups.append(view["group"])
     return render(request, services, "users/edit.html", target=view, groups=groups, rules=rules,
-                  quota_per_unit=options.quota_per_unit, in_currency=bool(options["DisplayInCurrencyEnabled"]))
+                  quota_per_unit=options.quota_per_unit, in_currency=options.flag("DisplayInCurrencyEnabled"))
 
 
 def routes() -> list[Route]:

@@ -30,7 +30,7 @@ class Limit:
 
 def limits_of(options: Options, token: TokenEntry, user: UserEntry) -> tuple[Limit, ...]:
     """Every limit on a call by this token; empty (and cheap) when none is set."""
-    group = options["GroupRateLimit"].get(user.group)
+    group = options.group_rate_limit.get(user.group)
     if not group and not token.rpm_limit and not token.tpm_limit:
         return ()
     group = group or {}

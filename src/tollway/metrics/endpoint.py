@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def metrics_secret(services: Services) -> str:
-    return services.settings.metrics_token or str(services.cache.options["MetricsToken"] or "").strip()
+    return services.settings.metrics_token or services.cache.options.text("MetricsToken").strip()
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from tollway.constants import ChannelStatus
 from tollway.errors import UpstreamError
 from tollway.operations.notices import Notices
 from tollway.relay.adaptors.base import UpstreamRequest
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 15.0  # seconds for each request to a provider
 CONCURRENCY = 8  # channels queried at once when updating all (one at a time when POLLING_INTERVAL is set)
-CHANNEL_ENABLED, CHANNEL_AUTO_DISABLED = 1, 3
 
 
 class BalanceError(Exception):
@@ -200,8 +200,8 @@ class BalanceUpdater:
         """Update every enabled channel of a supported type; one with nothing left is disabled when auto-disable
         is on (One API disables it always). Answers what happened to each."""
         channels = [c for _, c in sorted(self.cache.channels.items())
-                    if c.status == CHANNEL_ENABLED and c.type in FETCHERS]
-        skipped = sum(1 for c in self.cache.channels.values() if c.status == CHANNEL_ENABLED) - len(channels)
+                    if c.status == ChannelStatus.ENABLED and c.type in FETCHERS]
+        skipped = sum(1 for c in self.cache.channels.values() if c.status == ChannelStatus.ENABLED) - len(channels)
         pause = self.settings.polling_interval_s
         gate = asyncio.Semaphore(1 if pause else CONCURRENCY)
         updated: dict[int, float] = {}
@@ -215,8 +215,8 @@ class BalanceUpdater:
                 except BalanceError as exc:
                     failed.append({"id": channel.id, "name": channel.name, "message": str(exc)})
                 else:
-                    if balance <= 0 and self.cache.options["AutomaticDisableChannelEnabled"]:
-                        await writes.update_channel(self.keeper, channel.id, {"status": CHANNEL_AUTO_DISABLED})
+                    if balance <= 0 and self.cache.options.flag("AutomaticDisableChannelEnabled"):
+                        await writes.update_channel(self.keeper, channel.id, {"status": ChannelStatus.AUTO_DISABLED})
                         disabled.append(channel.id)
                         log.warning("channel %s (#%s) disabled automatically: balance %s", channel.name,
                                     channel.id, balance)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tollway.constants import ChannelStatus, LogType
 from tollway.errors import InvalidRequest
 from tollway.operations.channel_rules import too_slow
 from tollway.operations.notices import Notices
@@ -31,13 +32,13 @@ from tollway.storage.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
-CHANNEL_ENABLED, CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED = 1, 2, 3
 DEFAULT_MODEL = "gpt-3.5-turbo"  # One API's test model when none is asked for
 PROBE_TIMEOUT = 60.0
 MODELS_AT_ONCE = 5
 RUN_STATE = "channel-test-run"  # the shared state of the current or last run (storage/writes.py save_state)
 STALE_RUN_S = 600  # a run whose progress was not shared for this long was cut short (its process stopped)
-SCOPES = {"all": None, "disabled": (CHANNEL_DISABLED, CHANNEL_AUTO_DISABLED), "enabled": (CHANNEL_ENABLED,)}
+SCOPES = {"all": None, "disabled": (ChannelStatus.DISABLED, ChannelStatus.AUTO_DISABLED),
+          "enabled": (ChannelStatus.ENABLED,)}
 
 
 def pick_model(channel: ChannelEntry, requested: str) -> str:
@@ -122,7 +123,7 @@ class ChannelTester:
         await writes.record_channel_test(keeper, channel.id, elapsed if result.success else 0, row)
         verdict = f"passed in {result.took:.2f} s, answer: " if result.success else "failed: "
         content = f"channel {channel.name} (#{channel.id}) test of {result.model} {verdict}{result.message}{note}"
-        await writes.write_log(keeper, user_id=0, username="", kind=writes.LOG_TEST, content=content[:4000],
+        await writes.write_log(keeper, user_id=0, username="", kind=LogType.TEST, content=content[:4000],
                                model_name=result.model, channel_id=channel.id, elapsed_time=elapsed)
 
     # -- runs over many channels -------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ class ChannelTester:
 
     async def _test_in_run(self, run: TestRun, channel: ChannelEntry) -> None:
         options = self.cache.options
-        was_enabled = channel.status == CHANNEL_ENABLED
+        was_enabled = channel.status == ChannelStatus.ENABLED
         chosen = pick_model(channel, "")
         # Only the probe may be cancelled by stop(); the writes below always finish.
         self._probing = asyncio.create_task(
@@ -212,8 +213,8 @@ class ChannelTester:
             result = await self._probing
         finally:
             self._probing = None
-        auto_disable = bool(options["AutomaticDisableChannelEnabled"])
-        threshold = float(options["ChannelDisableThreshold"])
+        auto_disable = options.flag("AutomaticDisableChannelEnabled")
+        threshold = options.number("ChannelDisableThreshold")
         reasons = []
         if was_enabled and too_slow(result.took, threshold):
             reasons.append(f"response time {result.took:.2f} s is over the threshold of {threshold:.2f} s")
@@ -222,8 +223,8 @@ class ChannelTester:
             reasons.append(verdict.reason)
         note = ""
         if reasons and auto_disable:
-            await writes.set_channel_status(self.keeper, channel.id, CHANNEL_AUTO_DISABLED,
-                                            f"channel test: {'; '.join(reasons)}", only_from=(CHANNEL_ENABLED,))
+            await writes.set_channel_status(self.keeper, channel.id, ChannelStatus.AUTO_DISABLED,
+                                            f"channel test: {'; '.join(reasons)}", only_from=(ChannelStatus.ENABLED,))
             run.disabled.append(channel.id)
             note = f"; disabled automatically ({'; '.join(reasons)})"
             log.warning("channel %s (#%s) disabled automatically: %s", channel.name, channel.id, "; ".join(reasons))
@@ -232,12 +233,12 @@ class ChannelTester:
                 f"Channel {channel.name} (#{channel.id}) was disabled automatically: {'; '.join(reasons)}")
         elif reasons:
             log.warning("channel %s (#%s) failed its test: %s", channel.name, channel.id, "; ".join(reasons))
-        elif (channel.status == CHANNEL_AUTO_DISABLED and result.success
-              and options["AutomaticEnableChannelEnabled"]):
+        elif (channel.status == ChannelStatus.AUTO_DISABLED and result.success
+              and options.flag("AutomaticEnableChannelEnabled")):
             # Only channels Tollway disabled itself come back; one an operator switched off stays off.
-            await writes.set_channel_status(self.keeper, channel.id, CHANNEL_ENABLED,
+            await writes.set_channel_status(self.keeper, channel.id, ChannelStatus.ENABLED,
                                             f"passed its test in {result.took:.2f} s",
-                                            only_from=(CHANNEL_AUTO_DISABLED,))
+                                            only_from=(ChannelStatus.AUTO_DISABLED,))
             self.health.clear(channel.id)
             run.enabled.append(channel.id)
             note = "; enabled again automatically"

@@ -34,11 +34,11 @@ class Notices:
     async def deliver(self, title: str, content: str) -> None:
         """Send one notice now: Message Pusher, or mail to root; failures are logged, never raised."""
         options = self.cache.options
-        address = str(options["MessagePusherAddress"] or "").strip()
+        address = options.text("MessagePusherAddress").strip()
         try:
             if address:
                 body = {"title": title, "description": title, "content": content,
-                        "token": str(options["MessagePusherToken"] or "")}
+                        "token": options.text("MessagePusherToken")}
                 async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as client:
                     answer = await client.post(address, json=body)
                 if answer.status_code >= 400:

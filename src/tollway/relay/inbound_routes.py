@@ -52,7 +52,7 @@ async def body_of(incoming: Incoming) -> tuple[bytes, dict[str, Any]]:
 
 
 def _counter(incoming: Incoming, model: str) -> Counter:
-    return Counter(model, approximate=incoming.services.cache.options["ApproximateTokenEnabled"])
+    return Counter(model, approximate=incoming.services.cache.options.flag("ApproximateTokenEnabled"))
 
 
 async def messages(incoming: Incoming) -> Reply:

@@ -42,7 +42,7 @@ def relay(mode: Mode) -> Endpoint:
         else:
             call = parse_json(mode, raw, path_model=incoming.params.get("model", ""))
         allow_model(caller, call.model)
-        if call.stream and (caller.admin or incoming.services.cache.options["StreamUsageAlways"]):
+        if call.stream and (caller.admin or incoming.services.cache.options.flag("StreamUsageAlways")):
             call.usage_owed = True  # FastGPT never sends stream_options, yet reads usage from the last chunk
         return await incoming.services.relay.handle(call, caller, incoming.request_id)
 
@@ -72,7 +72,7 @@ async def retrieve_model(incoming: Incoming, caller: Caller) -> Reply:
 
 
 def _token_or_user_figures(incoming: Incoming, caller: Caller) -> tuple[int, int]:
-    if incoming.services.cache.options["DisplayTokenStatEnabled"]:
+    if incoming.services.cache.options.flag("DisplayTokenStatEnabled"):
         return caller.token.remain.value, caller.token.used.value
     return caller.user.quota.value, caller.user.used_quota.value
 
@@ -81,7 +81,7 @@ async def subscription(incoming: Incoming, caller: Caller) -> Reply:
     options = incoming.services.cache.options
     remain, used = _token_or_user_figures(incoming, caller)
     amount = float(remain + used)
-    if options["DisplayInCurrencyEnabled"]:
+    if options.flag("DisplayInCurrencyEnabled"):
         amount /= options.quota_per_unit
     if caller.token.unlimited:
         amount = 100000000.0
@@ -96,7 +96,7 @@ async def usage(incoming: Incoming, caller: Caller) -> Reply:
     options = incoming.services.cache.options
     _, used = _token_or_user_figures(incoming, caller)
     amount = float(used)
-    if options["DisplayInCurrencyEnabled"]:
+    if options.flag("DisplayInCurrencyEnabled"):
         amount /= options.quota_per_unit
     return json_reply({"object": "list", "total_usage": amount * 100})
 

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import orjson
 
 from tollway.billing import call_log, pricing, tokenizer
-from tollway.billing.call_log import CONTENT_MAX, LOG_CONSUME, LOG_ERROR
+from tollway.billing.call_log import CONTENT_MAX
 from tollway.billing.ledger import Hold, Ledger
 from tollway.billing.pricing import Price
 from tollway.billing.tokenizer import Counter
+from tollway.constants import LogType
 from tollway.errors import InsufficientQuota, UpstreamError
 from tollway.relay.adaptors.base import Answer
 from tollway.relay.attempts import Attempt
@@ -84,8 +85,8 @@ class Settlement:
         call = attempt.call
         usage, cost = await self._cost(attempt, bounded(usage, call, attempt.upstream), text, answer)
         row = None
-        if self.cache.options["LogConsumeEnabled"]:
-            row = self._row(attempt, usage, LOG_CONSUME)
+        if self.cache.options.flag("LogConsumeEnabled"):
+            row = self._row(attempt, usage, LogType.CONSUME)
             if error is not None or self.policy.save_all_bodies:
                 self._keep_bodies(row, attempt, answer, text, error)
         channel = attempt.target.channel
@@ -104,9 +105,9 @@ class Settlement:
     def failed(self, attempt: Attempt, error: UpstreamError) -> None:
         """Give a failed attempt's hold back and log it: its status, its (redacted) error, its bodies as configured."""
         self.ledger.refund(attempt.hold)
-        if not self.cache.options["LogConsumeEnabled"]:
+        if not self.cache.options.flag("LogConsumeEnabled"):
             return
-        row = self._row(attempt, Usage(), LOG_ERROR, code=error.status_code, content=error.message[:CONTENT_MAX])
+        row = self._row(attempt, Usage(), LogType.ERROR, code=error.status_code, content=error.message[:CONTENT_MAX])
         limits = self.policy.bodies
         if limits is not None:
             row[log_details.DETAIL] = log_details.detail(
@@ -174,7 +175,7 @@ class Settlement:
         return call.prompt_tokens
 
     def _counter(self, model: str) -> Counter:
-        return Counter(model, approximate=self.cache.options["ApproximateTokenEnabled"])
+        return Counter(model, approximate=self.cache.options.flag("ApproximateTokenEnabled"))
 
     async def _count_prompt(self, call: Call) -> int:
         if call.mode not in TEXT_MODES:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from tollway.constants import ChannelStatus
 from tollway.errors import UpstreamError
 from tollway.options import Options
 from tollway.routing.fatal import Verdict, fatal
@@ -26,7 +27,6 @@ from tollway.storage.keeper import Keeper
 
 log = logging.getLogger(__name__)
 
-CHANNEL_ENABLED, CHANNEL_AUTO_DISABLED = 1, 3
 _WRITE_TRIES = 5
 _SLOWEST_FACTOR = 0.1  # a slow channel keeps at least this share of its weight, so it is still measured
 
@@ -87,7 +87,7 @@ class Health:
 
     @property
     def prefer_fast(self) -> bool:
-        return bool(self.cache.options["ChannelPreferFastEnabled"])
+        return self.cache.options.flag("ChannelPreferFastEnabled")
 
     # -- what the relay reports -------------------------------------------------------------------------------
 
@@ -106,7 +106,7 @@ class Health:
         if self.watcher is not None:
             self.watcher.upstream_error(error_kind(error))
         verdict = fatal(error, channel.type)
-        if verdict is not None and self.cache.options["AutomaticDisableChannelEnabled"]:
+        if verdict is not None and self.cache.options.flag("AutomaticDisableChannelEnabled"):
             self.disable(channel, verdict)
             return verdict
         if counts_against_pair(error):
@@ -117,7 +117,7 @@ class Health:
 
     def disable(self, channel: ChannelEntry, verdict: Verdict) -> None:
         """Take the channel out of routing now and queue the write that disables it."""
-        if channel.id in self.down or channel.status != CHANNEL_ENABLED:
+        if channel.id in self.down or channel.status != ChannelStatus.ENABLED:
             return
         self.down.add(channel.id)
         self._queue.put_nowait((channel, verdict))
@@ -185,8 +185,8 @@ class Health:
     async def _write_disable(self, channel: ChannelEntry, verdict: Verdict) -> None:
         for attempt in range(_WRITE_TRIES):
             try:
-                row = await writes.set_channel_status(self.keeper, channel.id, CHANNEL_AUTO_DISABLED,
-                                                      verdict.reason, only_from=(CHANNEL_ENABLED,))
+                row = await writes.set_channel_status(self.keeper, channel.id, ChannelStatus.AUTO_DISABLED,
+                                                      verdict.reason, only_from=(ChannelStatus.ENABLED,))
                 break
             except Exception:
                 log.exception("disabling channel %s failed (attempt %d)", channel.id, attempt + 1)

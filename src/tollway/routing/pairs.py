@@ -33,10 +33,10 @@ class Rules:
 
     @classmethod
     def of(cls, options: Options) -> Rules:
-        base = float(options["ChannelCooldownSeconds"])
-        return cls(bool(options["ChannelCooldownEnabled"]), float(options["ChannelCooldownWindow"]),
-                   int(options["ChannelCooldownMinCalls"]), float(options["ChannelCooldownFailureRate"]),
-                   base, max(base, float(options["ChannelCooldownMaxSeconds"])))
+        base = float(options.whole("ChannelCooldownSeconds"))
+        return cls(options.flag("ChannelCooldownEnabled"), float(options.whole("ChannelCooldownWindow")),
+                   options.whole("ChannelCooldownMinCalls"), options.number("ChannelCooldownFailureRate"),
+                   base, max(base, float(options.whole("ChannelCooldownMaxSeconds"))))
 
     def cooldown(self, strikes: int) -> float:
         return min(self.longest, self.base * float(2 ** min(strikes - 1, 30)))

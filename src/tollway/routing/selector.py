@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from tollway.constants import ChannelStatus
 from tollway.storage.cache import abilities
 
 if TYPE_CHECKING:
     from tollway.routing.health import Health
     from tollway.storage.cache import ChannelEntry
 
-ENABLED = 1
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class RoutingTable:
     def build(cls, channels: Iterable[ChannelEntry]) -> RoutingTable:
         grouped: dict[tuple[str, str], dict[int, list[ChannelEntry]]] = defaultdict(lambda: defaultdict(list))
         for channel in channels:
-            if channel.status != ENABLED:
+            if channel.status != ChannelStatus.ENABLED:
                 continue
             for pair in abilities(channel.groups, channel.models):
                 grouped[pair][channel.priority].append(channel)

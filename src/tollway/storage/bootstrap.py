@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tollway.accounts import keys
 from tollway.accounts.passwords import hash_password
+from tollway.constants import Role
 from tollway.crypto import KeyBox
 from tollway.settings import Settings
 from tollway.storage import schema
@@ -18,7 +19,6 @@ from tollway.storage.channel_secrets import merged_config, needs_sealing
 
 log = logging.getLogger(__name__)
 
-ROLE_ROOT = 100
 ROOT_QUOTA = 500_000_000_000_000  # One API's starting quota for root
 
 
@@ -36,7 +36,7 @@ async def first_start(conn: AsyncConnection, keybox: KeyBox, settings: Settings)
     if users == 0:
         password = settings.initial_root_password or keys.password()
         result = await conn.execute(insert(schema.users).values(
-            username="root", password=hash_password(password), display_name="Root User", role=ROLE_ROOT,
+            username="root", password=hash_password(password), display_name="Root User", role=Role.ROOT,
             status=1, quota=ROOT_QUOTA, group="default",
             access_token=settings.initial_root_access_token or None,
         ))
@@ -75,6 +75,6 @@ async def root_email(engine: AsyncEngine) -> str:
     """The email address of the first root user ("" when it has none), where notices go without Message Pusher."""
     users = schema.users
     async with engine.connect() as conn:
-        found = await conn.execute(select(users.c.email).where(users.c.role >= ROLE_ROOT).order_by(users.c.id)
+        found = await conn.execute(select(users.c.email).where(users.c.role >= Role.ROOT).order_by(users.c.id)
                                    .limit(1))
         return str(found.scalar() or "")

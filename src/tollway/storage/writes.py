@@ -15,13 +15,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tollway.constants import LogType, RedemptionStatus
 from tollway.options import Options, serialize
 from tollway.storage import changes, rollups, schema
 from tollway.storage.cache import Row, abilities, split_list
 from tollway.storage.keeper import Keeper, read_options
 from tollway.storage.leases import TOKEN, USER
-
-LOG_TOPUP, LOG_CONSUME, LOG_MANAGE, LOG_SYSTEM, LOG_TEST = 1, 2, 3, 4, 5
 
 
 async def _record(keeper: Keeper, conn: AsyncConnection, kind: str, refs: Sequence[object] = ("",)) -> None:
@@ -236,7 +235,6 @@ async def write_log(keeper: Keeper, *, user_id: int, username: str, kind: int, c
 
 # -- operations: redemption codes, channel test results and balances ------------------------------------------
 
-CODE_ENABLED, CODE_DISABLED, CODE_USED = 1, 2, 3
 
 
 class RedeemRefused(Exception):
@@ -253,13 +251,13 @@ async def redeem(keeper: Keeper, key: str, user_id: int) -> tuple[Row, Row]:
     now = int(time.time())
     async with keeper.lock, keeper.engine.begin() as conn:
         # The UPDATE comes first so that SQLite takes its write lock at once (a read first could not upgrade later).
-        used = await conn.execute(update(codes).where(codes.c.key == key, codes.c.status == CODE_ENABLED)
-                                  .values(status=CODE_USED, redeemed_time=now, used_user_id=user_id))
+        used = await conn.execute(update(codes).where(codes.c.key == key, codes.c.status == RedemptionStatus.ENABLED)
+                                  .values(status=RedemptionStatus.USED, redeemed_time=now, used_user_id=user_id))
         code = (await conn.execute(select(codes).where(codes.c.key == key))).mappings().first()
         if code is None:
             raise RedeemRefused("invalid redemption code")
         if used.rowcount != 1:
-            raise RedeemRefused("this redemption code is disabled" if code["status"] == CODE_DISABLED
+            raise RedeemRefused("this redemption code is disabled" if code["status"] == RedemptionStatus.DISABLED
                                 else "this redemption code has already been used")
         quota = int(code["quota"] or 0)
         balance = (await conn.execute(select(users.c.quota).where(users.c.id == user_id))).scalar()
@@ -270,7 +268,7 @@ async def redeem(keeper: Keeper, key: str, user_id: int) -> tuple[Row, Row]:
         await conn.execute(update(users).where(users.c.id == user_id).values(quota=users.c.quota + quota))
         await _record(keeper, conn, changes.USER, [user_id])
         user = await _one(conn, users, user_id)
-        log = {"user_id": user_id, "username": user["username"], "type": LOG_TOPUP, "quota": quota,
+        log = {"user_id": user_id, "username": user["username"], "type": LogType.TOPUP, "quota": quota,
                "created_at": now, "content": f"redeemed code #{code['id']} \"{code['name']}\" for {quota} quota"}
         if keeper.log_engine is keeper.engine:
             await conn.execute(insert(schema.logs).values(**log))
@@ -286,7 +284,7 @@ async def set_code_status(keeper: Keeper, code_id: int, status: int) -> bool:
     """Enable or disable a code that is not used yet (never resurrects a used one); answers whether it changed."""
     codes = schema.redemptions
     async with keeper.engine.begin() as conn:
-        result = await conn.execute(update(codes).where(codes.c.id == code_id, codes.c.status != CODE_USED)
+        result = await conn.execute(update(codes).where(codes.c.id == code_id, codes.c.status != RedemptionStatus.USED)
                                     .values(status=status))
     return bool(result.rowcount)
 
