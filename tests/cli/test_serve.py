@@ -142,6 +142,28 @@ def test_workers_share_one_port_and_bill_every_call_once(tmp_path: Path, mock: O
     assert err.count("Application startup complete") == 2
 
 
+def test_a_user_created_on_one_worker_signs_in_and_works_on_the_other_at_once(tmp_path: Path) -> None:
+    """`--workers 2`: the operator creates a user and the user at once signs in and creates a token, each request on a
+    new connection (so on either worker); none is refused for a user or session the answering worker has not seen."""
+    port = free_port()
+    process = start(tmp_path, port, INITIAL_ROOT_PASSWORD="a-long-password", INITIAL_ROOT_ACCESS_TOKEN="b" * 32,
+                    ENCRYPTION_KEY="k", WORKERS="2")
+    base = f"http://127.0.0.1:{port}"
+    admin = {"Authorization": "b" * 32}
+    try:
+        for n in range(6):
+            created = httpx.post(f"{base}/api/user/", headers=admin,
+                                 json={"username": f"u{n}", "password": "a-long-password"}).json()
+            assert created["success"], created
+            signed = httpx.post(f"{base}/api/user/login", json={"username": f"u{n}", "password": "a-long-password"})
+            assert signed.json()["success"], signed.text
+            token = httpx.post(f"{base}/api/token/", cookies=signed.cookies,
+                               json={"name": "t", "remain_quota": 10, "expired_time": -1}).json()
+            assert token["success"], token
+    finally:
+        stop(process)
+
+
 def test_default_workers_follow_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """One worker per usable CPU, at most 8, and no more than the memory allows (384 MB each)."""
     from tollway.cli import processes

@@ -75,8 +75,9 @@ def said(request: Request | None, message: str) -> str:
     return translate_message(message, language_of(request)) if request is not None else message
 
 
-def principal_of(request: Request, services: Services) -> Principal | None:
-    """The user behind the session cookie or the `Authorization: <access token>` header, if any."""
+def principal_of(request: Request, services: Services, *, forget: bool = True) -> Principal | None:
+    """The user behind the session cookie or the `Authorization: <access token>` header, if any (a refused session
+    is cleared unless `forget` is false)."""
     cache = services.cache
     user_id = request.session.get("id") if "session" in request.scope else None
     if user_id is None:
@@ -89,10 +90,20 @@ def principal_of(request: Request, services: Services) -> Principal | None:
             raise AuthenticationFailed("access token is invalid", code="invalid_access_token")
     user = cache.users.get(int(user_id))
     if user is None or user.status != UserStatus.ENABLED:
-        if "session" in request.scope:
+        if forget and "session" in request.scope:
             request.session.clear()
         raise AuthenticationFailed("this account is disabled or no longer exists", code="user_disabled")
     return Principal(id=user.id, username=user.username, role=user.role)
+
+
+async def signed_in(request: Request, services: Services) -> Principal | None:
+    """`principal_of`, reading other processes' latest changes once first when it names a user or access token this
+    process has not seen: one created on another worker or node a moment ago (a sign-in there, this call here)."""
+    try:
+        return principal_of(request, services, forget=False)
+    except AuthenticationFailed:
+        await services.operations.follower.catch_up()
+        return principal_of(request, services)
 
 
 Handler = Callable[[Request, "Services", Principal], Awaitable[Response]]
@@ -120,7 +131,7 @@ def api(min_role: int) -> Callable[[Handler], Callable[[Request], Awaitable[Resp
             services: Services = request.app.state.services
 
             async def respond() -> Response:
-                principal = principal_of(request, services)
+                principal = await signed_in(request, services)
                 if principal is None:
                     raise AuthenticationFailed("not signed in and no access token provided", code=NOT_SIGNED_IN)
                 if principal.role < min_role:
