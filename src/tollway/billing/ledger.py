@@ -9,6 +9,7 @@ only when a slice is too small does the call wait for a bigger one from the data
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from tollway.storage.leases import TOKEN, USER
 
 log = logging.getLogger(__name__)
 
+_STORE_TRIES = 3  # attempts at taking a lease from the database before a call gets 503
+_STORE_PAUSE_S = 0.25  # grows with each attempt: 0.25 s, then 0.5 s
 _RETRIES = 8  # rounds of taking a slice that other calls of this process emptied before this one could hold on it
 
 
@@ -77,15 +80,24 @@ class Ledger:
             wants = [Want(USER, user.id, user.quota, amount)]
             if not token.unlimited:
                 wants.append(Want(TOKEN, token.id, token.remain, amount))
-            try:
-                short = await self.leases.ensure(wants, patient=patient)
-            except (DatabaseError, OSError) as exc:
-                log.warning("taking a quota lease failed: %r", exc)
-                raise QuotaUnavailable("the quota store cannot be reached; try again shortly") from exc
+            short = await self._ensure(wants, patient)
             if short:
                 raise _refusal(short[0], amount)
         raise InsufficientQuota("quota is being used by other requests at this moment; try again",
                                 code="insufficient_user_quota")
+
+    async def _ensure(self, wants: list[Want], patient: bool) -> list[Want]:
+        """Take the slices `wants` asks for; a failed take is tried again shortly, because on a shared SQLite file
+        another worker's flush can hold the write lock past the busy timeout, and that passes."""
+        for attempt in range(_STORE_TRIES):
+            try:
+                return await self.leases.ensure(wants, patient=patient)
+            except (DatabaseError, OSError) as exc:
+                log.warning("taking a quota lease failed (attempt %d of %d): %r", attempt + 1, _STORE_TRIES, exc)
+                if attempt + 1 == _STORE_TRIES:
+                    raise QuotaUnavailable("the quota store cannot be reached; try again shortly") from exc
+                await asyncio.sleep(_STORE_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def cover(self, hold: Hold, cost: int) -> None:
         """Before settling a call that cost more than its hold: grow the slices so the whole cost can be charged."""
