@@ -55,7 +55,7 @@ def test_logs(gateway: Gateway, channel_id: int) -> list[dict[str, Any]]:
     return logs
 
 
-test_logs.__test__ = False  # type: ignore[attr-defined]
+test_logs.__test__ = False
 
 
 def add(gateway: Gateway, base_url: str, models: str, **fields: Any) -> int:
@@ -72,7 +72,7 @@ def test_one(gateway: Gateway, channel_id: int, model: str | None = None) -> dic
     return body
 
 
-test_one.__test__ = False  # type: ignore[attr-defined]
+test_one.__test__ = False
 
 
 def wait_for_run(gateway: Gateway) -> dict[str, Any]:

@@ -38,10 +38,10 @@ def chat(gateway: Gateway, key: str, model: str, *, stream: bool = False) -> Non
     client = gateway.openai(key)
     messages = [{"role": "user", "content": "hi"}]
     if stream:
-        for _ in client.chat.completions.create(model=model, messages=messages, stream=True):  # type: ignore[arg-type]
+        for _ in client.chat.completions.create(model=model, messages=messages, stream=True):
             pass
     else:
-        client.chat.completions.create(model=model, messages=messages)  # type: ignore[arg-type]
+        client.chat.completions.create(model=model, messages=messages)
 
 
 def plant_old_logs(gateway: Gateway, user_id: int) -> None:

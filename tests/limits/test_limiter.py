@@ -132,14 +132,14 @@ async def test_tokens_settle_in_redis_and_refusals_are_remembered_locally(redis_
         assert ticket is not None and ticket.shared
         assert not await admitted(limiter, who, 600)
         calls = 0
-        take = limiter.shared.take  # type: ignore[union-attr]
+        take = limiter.shared.take
 
         async def counted(charges: Any) -> Any:
             nonlocal calls
             calls += 1
             return await take(charges)
 
-        limiter.shared.take = counted  # type: ignore[union-attr,method-assign]
+        limiter.shared.take = counted
         for _ in range(5):
             assert not await admitted(limiter, who, 600)
         assert calls == 0  # a full bucket is refused without asking Redis again

@@ -15,7 +15,7 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 def chat(gateway: Gateway, key: str, model: str = "gpt-4o-mini") -> object:
-    return gateway.openai(key).chat.completions.create(model=model, messages=HI)  # type: ignore[arg-type]
+    return gateway.openai(key).chat.completions.create(model=model, messages=HI)
 
 
 def test_missing_and_unknown_keys_are_401(relay: Gateway, mock: OpenAIMock) -> None:
@@ -136,4 +136,4 @@ def test_concurrent_first_uses_of_a_new_key_share_one_lookup(relay: Gateway, moc
         callers = relay.server.run(burst())
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(lookups) == 1 and len({id(caller.token) for caller in callers}) == 1  # type: ignore[attr-defined]
+    assert len(lookups) == 1 and len({id(caller.token) for caller in callers}) == 1

@@ -136,7 +136,7 @@ def test_hostile_json_fields_are_refused(caller: tuple[Gateway, int, httpx.Clien
 def test_the_sdk_sees_a_bad_request(caller: tuple[Gateway, int, httpx.Client, str], mock: OpenAIMock) -> None:
     gateway, _user_id, _client, key = caller
     with pytest.raises(openai.BadRequestError) as raised:
-        gateway.openai(key).chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=-1)  # type: ignore[arg-type]
+        gateway.openai(key).chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=-1)
     assert raised.value.param == "max_tokens" and "at least 1" in raised.value.message
     with pytest.raises(openai.BadRequestError) as image_error:
         gateway.openai(key).images.generate(model="dall-e-3", prompt="cat", size={"a": 1})

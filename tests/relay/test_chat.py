@@ -28,7 +28,7 @@ def test_every_field_passes_through_unchanged(relay: Gateway, mock: OpenAIMock) 
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}}
     messages = [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}]
     relay.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=messages, n=2, temperature=0.3, seed=7,  # type: ignore[arg-type]
+        model="gpt-4o-mini", messages=messages, n=2, temperature=0.3, seed=7,
         extra_body={"vendor_flag": {"nested": True}},
     )
     body = mock.requests[-1].json
@@ -98,8 +98,8 @@ def test_tool_calls_non_stream(relay: Gateway, mock: OpenAIMock) -> None:
     mock.plan("gpt-4o-mini", tool_call=True)
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
-    answer = relay.openai().chat.completions.create(model="gpt-4o-mini", messages=HI, tools=tools)  # type: ignore[arg-type]
-    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    answer = relay.openai().chat.completions.create(model="gpt-4o-mini", messages=HI, tools=tools)
+    call = answer.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather" and call.function.arguments == '{"city":"Boston"}'
     assert answer.choices[0].finish_reason == "tool_calls"
     assert mock.requests[-1].json["tools"] == tools

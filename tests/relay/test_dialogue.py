@@ -47,7 +47,7 @@ def chat(**extra: Any) -> Call:
 
 @pytest.mark.parametrize("type_id", [1, 14, 16, 17, 23, 24, 30, 35])
 async def test_the_prompt_replaces_the_clients_for_every_family(type_id: int) -> None:
-    dialogue = Dialogue(Unused(), Unused())  # type: ignore[arg-type]
+    dialogue = Dialogue(Unused(), Unused())
     kind = channel_types.get(type_id)
     adaptor = Adaptors(Settings.from_env({}, dotenv=None)).for_type(kind)
     call, _, request = await dialogue.prepare(adaptor, chat(), Target(channel(type_id, "channel prompt"), kind, "m"))
@@ -58,7 +58,7 @@ async def test_the_prompt_replaces_the_clients_for_every_family(type_id: int) ->
 
 
 async def test_without_a_prompt_or_for_other_modes_nothing_changes() -> None:
-    dialogue = Dialogue(Unused(), Unused())  # type: ignore[arg-type]
+    dialogue = Dialogue(Unused(), Unused())
     kind = channel_types.get(1)
     adaptor = Adaptors(Settings.from_env({}, dotenv=None)).for_type(kind)
     plain = chat()
@@ -72,7 +72,7 @@ async def test_without_a_prompt_or_for_other_modes_nothing_changes() -> None:
 def test_the_log_says_the_prompt_was_reset(relay: Gateway, mock: OpenAIMock) -> None:
     channel_id = relay.api("GET", "/api/channel/")[0]["id"]
     relay.api("PUT", "/api/channel/", json={"id": channel_id, "system_prompt": "Be brief."})
-    relay.openai().chat.completions.create(model="gpt-4o-mini", messages=HI)  # type: ignore[arg-type]
+    relay.openai().chat.completions.create(model="gpt-4o-mini", messages=HI)
     assert mock.requests[-1].json["messages"][0] == {"role": "system", "content": "Be brief."}
     relay.flush()
     [row] = relay.api("GET", "/api/log/", params={"type": 2})

@@ -46,7 +46,7 @@ def test_sdk_raises_bad_request(relay: Gateway) -> None:
 
 def test_unknown_model_is_503_no_channel(relay: Gateway, mock: OpenAIMock) -> None:
     with pytest.raises(openai.InternalServerError) as raised:
-        relay.openai().chat.completions.create(model="no-such-model", messages=HI)  # type: ignore[arg-type]
+        relay.openai().chat.completions.create(model="no-such-model", messages=HI)
     assert raised.value.status_code == 503
     assert "no-such-model" in raised.value.message and "default" in raised.value.message
     assert mock.requests == []
@@ -70,7 +70,7 @@ def test_oversized_body_is_413(tmp_path: object, mock: OpenAIMock, mock_url: str
             for _ in range(20):
                 yield b"y" * 65536
             yield b'"}]}'
-        response = httpx.post(gateway.url + "/v1/chat/completions", content=chunks(), headers=AUTH)  # type: ignore[arg-type]
+        response = httpx.post(gateway.url + "/v1/chat/completions", content=chunks(), headers=AUTH)
         assert response.status_code == 413
     finally:
         gateway.close()

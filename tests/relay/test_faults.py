@@ -69,7 +69,7 @@ def billed(gateway: Gateway) -> list[tuple[int, int, int]]:
 def test_a_failed_upstream_is_a_clean_error_that_costs_nothing(gateway: Gateway, client: openai.OpenAI, model: str,
                                                                status: int, stream: bool) -> None:
     with pytest.raises(openai.APIStatusError) as failed:
-        answer = client.chat.completions.create(model=model, messages=HI, stream=stream)  # type: ignore[arg-type]
+        answer = client.chat.completions.create(model=model, messages=HI, stream=stream)
         if stream:
             list(answer)
     assert failed.value.status_code == status

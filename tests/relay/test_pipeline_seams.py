@@ -76,7 +76,7 @@ class Upstream:
         return JSONResponse({"task": "t1", "status": "done", "result": "polled answer"})
 
     async def bad_stream(self, request: Request) -> Response:
-        async def events() -> Iterator[bytes]:  # type: ignore[misc]
+        async def events() -> Iterator[bytes]:
             yield b'data: {"error": {"message": "overloaded", "code": "busy"}}\n\n'
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -188,27 +188,27 @@ def test_credential_is_exchanged_once_and_reused(seams: Gateway, upstream: tuple
     state, _ = upstream
     before = state.token_calls
     for _ in range(3):
-        seams.openai().chat.completions.create(model="exchange", messages=HI)  # type: ignore[arg-type]
+        seams.openai().chat.completions.create(model="exchange", messages=HI)
     assert state.token_calls == before + 1
     assert state.seen[-1]["authorization"] == f"Bearer tok-{before + 1}"
 
 
 def test_follow_ups_poll_until_done(seams: Gateway, upstream: tuple[Upstream, str]) -> None:
     upstream[0].polls = 0
-    answer = seams.openai().chat.completions.create(model="poll", messages=HI)  # type: ignore[arg-type]
+    answer = seams.openai().chat.completions.create(model="poll", messages=HI)
     assert answer.choices[0].message.content == "polled answer" and upstream[0].polls == 3
 
 
 def test_websocket_stream_and_whole(seams: Gateway) -> None:
-    stream = seams.openai().chat.completions.create(model="socket", messages=HI, stream=True)  # type: ignore[arg-type]
+    stream = seams.openai().chat.completions.create(model="socket", messages=HI, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "socket says hello"
     # The same stream-only upstream answers a client that wants one whole answer.
-    whole = seams.openai().chat.completions.create(model="socket", messages=HI)  # type: ignore[arg-type]
+    whole = seams.openai().chat.completions.create(model="socket", messages=HI)
     assert whole.choices[0].message.content == "socket says hello" and whole.choices[0].finish_reason == "stop"
 
 
 def test_whole_answer_replayed_as_a_stream(seams: Gateway) -> None:
-    chunks = list(seams.openai().chat.completions.create(model="whole", messages=HI, stream=True))  # type: ignore[arg-type]
+    chunks = list(seams.openai().chat.completions.create(model="whole", messages=HI, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "whole answer"
     assert [c.usage.total_tokens for c in chunks if c.usage] == [5]
 
@@ -216,7 +216,7 @@ def test_whole_answer_replayed_as_a_stream(seams: Gateway) -> None:
 def test_error_as_first_stream_event_is_retried(seams: Gateway, upstream: tuple[Upstream, str]) -> None:
     seams.add_channel(upstream[1], type=11, name="bad", models="error-first", priority=10)
     seams.api("PUT", "/api/option/", json={"key": "RetryTimes", "value": "1"})
-    stream = seams.openai().chat.completions.create(model="error-first", messages=HI, stream=True)  # type: ignore[arg-type]
+    stream = seams.openai().chat.completions.create(model="error-first", messages=HI, stream=True)
     # The bad channel's error came before any output, so nothing reached the client and the good one served it.
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "whole answer"
 

@@ -83,12 +83,12 @@ def test_relay_errors_never_carry_the_key(relay_with_key: Gateway, mock: OpenAIM
         mock.plan(model, status=401, error={"error": {"message": text, "type": "invalid_request_error",
                                                       "param": None, "code": "invalid_api_key"}})
         with pytest.raises(openai.AuthenticationError) as raised:
-            gateway.openai().chat.completions.create(model=model, messages=HI)  # type: ignore[arg-type]
+            gateway.openai().chat.completions.create(model=model, messages=HI)
         seen.append(raised.value.message)
     # A body Tollway cannot read is quoted raw, with JSON's escaped slashes.
     mock.plan("raw", status=500, error=b'{"detail": "bad key ' + KEY.replace("/", "\\/").encode() + b'"}')
     with pytest.raises(openai.InternalServerError) as raw_failure:
-        gateway.openai().chat.completions.create(model="raw", messages=HI)  # type: ignore[arg-type]
+        gateway.openai().chat.completions.create(model="raw", messages=HI)
     seen.append(raw_failure.value.message)
     assert all(REDACTED in message for message in seen), seen
     assert mock.requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key really was sent

@@ -76,10 +76,10 @@ def test_absurd_upstream_usage_cannot_drain_a_token(relay: Gateway, mock: OpenAI
     user_id, client = relay.create_user("vera", quota=10_000_000)
     key = relay.create_token(client, unlimited_quota=False, remain_quota=1_000_000)
     mock.plan("gpt-4o-mini", prompt_tokens=ABSURD, completion_tokens=ABSURD, usage="every" if stream else "include")
-    answer = relay.openai(key).chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=20,  # type: ignore[arg-type]
+    answer = relay.openai(key).chat.completions.create(model="gpt-4o-mini", messages=HI, max_tokens=20,
                                                        stream=stream)
     if stream:
-        assert "".join(c.choices[0].delta.content or "" for c in answer if c.choices) == "Hello from the mock."  # type: ignore[union-attr]
+        assert "".join(c.choices[0].delta.content or "" for c in answer if c.choices) == "Hello from the mock."
     after = figures(relay, user_id)
     body = len(orjson.dumps({"messages": HI, "model": "gpt-4o-mini", "max_tokens": 20, "stream": stream})) + 200
     bound = math.ceil(((body + PROMPT_OVERHEAD) + (20 + 16) * 4) * 0.075)

@@ -175,7 +175,7 @@ def test_provider_errors(label: str, channel_type: int, status: int, body: dict[
     assert (verdict.kind if verdict else None) is expected, (error.status_code, error.error_type, error.code,
                                                              error.message)
     if verdict is not None:
-        assert error.message in verdict.reason and verdict.reason.startswith(expected.value)  # type: ignore[union-attr]
+        assert error.message in verdict.reason and verdict.reason.startswith(expected.value)
 
 
 @pytest.mark.parametrize("code", ["upstream_timeout", "upstream_unreachable", "upstream_read_error",
@@ -195,9 +195,9 @@ def test_credential_exchanges() -> None:
     assert fatal(refused, 42) is not None and fatal(down, 42) is None
     baidu = UpstreamError("Baidu access token: invalid_client: unknown client id", status_code=401,
                           error_type="baidu_error", code="invalid_client")
-    assert fatal(baidu, 15) == fatal(baidu, 15) and fatal(baidu, 15).kind is KEY  # type: ignore[union-attr]
+    assert fatal(baidu, 15) == fatal(baidu, 15) and fatal(baidu, 15).kind is KEY
     malformed = UpstreamError("a Zhipu channel key must be id.secret", status_code=401, code="invalid_channel_key")
-    assert fatal(malformed, 16).kind is KEY  # type: ignore[union-attr]
+    assert fatal(malformed, 16).kind is KEY
 
 
 def test_no_error_and_long_messages() -> None:

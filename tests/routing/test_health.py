@@ -47,7 +47,7 @@ def report(gateway: Gateway, channel_id: int, model: str, error: UpstreamError, 
 
 def wait_until(check: object, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
 

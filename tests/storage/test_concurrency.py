@@ -67,7 +67,7 @@ async def test_concurrent_reservations_never_overdraw(store: Store) -> None:
         reloads.append(1)
         await reload()
 
-    keeper.reload = counted_reload  # type: ignore[method-assign]
+    keeper.reload = counted_reload
     written_mid_run: list[dict[str, int]] = []
 
     async def other_node_tops_up() -> None:

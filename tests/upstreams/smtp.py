@@ -67,7 +67,7 @@ class SmtpSink:
         parsed = email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(), policy=email.policy.default)
         login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
         with self._arrived:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, login))  # type: ignore[arg-type]
+            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed, login))
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 

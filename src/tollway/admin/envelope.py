@@ -102,7 +102,7 @@ async def signed_in(request: Request, services: Services) -> Principal | None:
     try:
         return principal_of(request, services, forget=False)
     except AuthenticationFailed:
-        await services.operations.follower.catch_up()
+        await services.operations.follower.catch_up(fresh=True)
         return principal_of(request, services)
 
 

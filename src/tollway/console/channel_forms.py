@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tollway.console import i18n
+from tollway.json_objects import stored_object
 from tollway.routing import channel_types, model_lists
 
 if TYPE_CHECKING:
@@ -78,17 +79,9 @@ def _type_view(kind: channel_types.ChannelType, _: i18n.Translator) -> dict[str,
             "config": fields, "models": model_lists.default_models(kind.id), "json_key": kind.json_key}
 
 
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text) if text else {}
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _pretty(text: str) -> str:
     """Model mapping as indented JSON when it parses, else as stored."""
-    value = _json_object(text)
+    value = stored_object(text)
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() if value else text
 
 
@@ -101,7 +94,7 @@ def context(services: Services, channel: dict[str, Any] | None, language: str) -
     groups = list(services.cache.options.group_ratio)
     chosen = (channel or {}).get("group", "default").split(",")
     groups += [g for g in chosen if g and g not in groups]
-    config = _json_object((channel or {}).get("config", ""))
+    config = stored_object((channel or {}).get("config", ""))
     # Secret config values are never put in an input; the page keeps them unless a new value is typed.
     visible_config = {k: v for k, v in config.items() if CONFIG_FIELDS.get(k, ("", "text", ""))[1] == "text"}
     kept = {k: bool(v) for k, v in config.items() if k in CONFIG_FIELDS and CONFIG_FIELDS[k][1] != "text"}

@@ -79,11 +79,17 @@ class ChangeFollower:
 
     # -- following ---------------------------------------------------------------------------------------------
 
-    async def catch_up(self) -> bool:
+    async def catch_up(self, *, fresh: bool = False) -> bool:
         """Poll now, because a call found nothing it needed (a channel added on another process a moment ago may be
-        what it wants); at most every CATCH_UP_S, so that calls for a model nobody serves cost no query each."""
+        what it wants); at most every CATCH_UP_S, so that calls for a model nobody serves cost no query each.
+
+        `fresh` (a management request naming a user or access token this process has not seen): always a poll that
+        starts after this call, since one already in flight may have read before the caller's change was written."""
+        if fresh and self._catching is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._catching)
         if self._catching is None:
-            if time.monotonic() - self._caught_at < CATCH_UP_S:
+            if not fresh and time.monotonic() - self._caught_at < CATCH_UP_S:
                 return False
             self._caught_at = time.monotonic()
             self._catching = asyncio.ensure_future(self.poll())

@@ -236,7 +236,7 @@ def test_answer_with_thinking_tool_use_and_cache() -> None:
                         "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]}
     assert data["usage"] == {"prompt_tokens": 115, "completion_tokens": 20, "total_tokens": 135,
                              "prompt_tokens_details": {"cached_tokens": 100}}
-    tool_only = {**message, "content": message["content"][2:]}  # type: ignore[index]
+    tool_only = {**message, "content": message["content"][2:]}
     data = json.loads(ADAPTOR.answer(chat(), target(), 200, "", json.dumps(tool_only).encode()).content)
     assert data["choices"][0]["message"]["content"] is None
 

@@ -30,7 +30,7 @@ def target(model: str = "llama3.2", base_url: str = "", key: str = "", **extra: 
         "base_url": base_url, "models": [], "groups": ["default"], "model_mapping": {}, "config": {},
         "system_prompt": "", **extra,
     }
-    return Target(ChannelEntry(**fields), channel_types.get(30), model)  # type: ignore[arg-type]
+    return Target(ChannelEntry(**fields), channel_types.get(30), model)
 
 
 def call(mode: Mode = Mode.CHAT, **body: Any) -> Call:

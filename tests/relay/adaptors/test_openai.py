@@ -20,7 +20,7 @@ def channel(type_id: int, base_url: str = "", **extra: object) -> ChannelEntry:
         "base_url": base_url, "models": [], "groups": ["default"], "model_mapping": {}, "config": {},
         "system_prompt": "", **extra,
     }
-    return ChannelEntry(**fields)  # type: ignore[arg-type]
+    return ChannelEntry(**fields)
 
 
 def target(type_id: int, base_url: str = "", model: str = "gpt-4o-mini", **extra: object) -> Target:

@@ -127,7 +127,7 @@ def test_errors_in_anthropics_shape_and_the_sdks_exception(error: TollwayError, 
     with pytest.raises(raised) as caught:
         client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == status
-    assert caught.value.body["error"]["type"] == kind  # type: ignore[index]
+    assert caught.value.body["error"]["type"] == kind
 
 
 def test_no_channel_is_not_retried_by_the_sdk() -> None:

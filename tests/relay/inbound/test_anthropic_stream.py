@@ -150,7 +150,7 @@ def test_the_sdk_stream_helper_assembles_the_message() -> None:
         message = stream.get_final_message()
     assert texts == ["Hello", "!"]
     assert [block.type for block in message.content] == ["thinking", "text"]
-    assert message.content[1].text == "Hello!"  # type: ignore[union-attr]
+    assert message.content[1].text == "Hello!"
     assert message.stop_reason == "end_turn"
     usage = message.usage
     assert (usage.input_tokens, usage.cache_read_input_tokens, usage.output_tokens) == (10, 4, 30)
@@ -172,7 +172,7 @@ def test_the_sdk_raises_on_an_error_event() -> None:
             client.messages.stream(model="m", max_tokens=10, messages=[{"role": "user", "content": "x"}]) as events_:
         for _ in events_:
             pass
-    assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+    assert caught.value.body["error"]["type"] == "api_error"
 
 
 def test_the_raw_sdk_stream_sees_every_event_type() -> None:

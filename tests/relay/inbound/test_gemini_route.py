@@ -178,7 +178,7 @@ def test_passthrough_stream_and_tools(gemini_gw: Gateway, google: GeminiMock) ->
     calls = [call for chunk in chunks for call in chunk.function_calls or ()]
     assert [(call.name, call.args) for call in calls] == [("get_weather", {"city": "Boston"})]
     # Gemini's thought signature, which chat cannot carry, reaches the client.
-    parts = [part for chunk in chunks for part in chunk.candidates[0].content.parts]  # type: ignore[index, union-attr]
+    parts = [part for chunk in chunks for part in chunk.candidates[0].content.parts]
     assert any(part.thought_signature for part in parts)
     seen = google.requests[-1]
     assert (seen.action, seen.query) == ("streamGenerateContent", "alt=sse")

@@ -57,7 +57,7 @@ def frames(gateway: Gateway, body: dict[str, Any], **headers: str) -> list[tuple
 def test_translated_answer_usage_and_log(relay: Gateway, mock: OpenAIMock) -> None:
     answer = client(relay).messages.create(model="gpt-4o-mini", max_tokens=100, system="Be brief.",
                                            messages=HI, stop_sequences=["END"], extra_body={"temperature": 0.5})
-    assert [block.type for block in answer.content] == ["text"] and answer.content[0].text == "Hello from the mock."  # type: ignore[union-attr]
+    assert [block.type for block in answer.content] == ["text"] and answer.content[0].text == "Hello from the mock."
     assert answer.stop_reason == "end_turn" and answer.model == "gpt-4o-mini"
     assert (answer.usage.input_tokens, answer.usage.output_tokens) == (11, 5)
     sent = mock.requests[-1]
@@ -121,16 +121,16 @@ def test_translated_tools_both_ways(relay: Gateway, mock: OpenAIMock) -> None:
     function = {"name": "get_weather", "description": "weather of a city", "parameters": WEATHER["input_schema"]}
     assert sent["tools"] == [{"type": "function", "function": function}]
     assert sent["tool_choice"] == "required"
-    with sdk.messages.stream(model="gpt-4o-mini", max_tokens=100, messages=HI, tools=[WEATHER]) as stream:  # type: ignore[list-item]
+    with sdk.messages.stream(model="gpt-4o-mini", max_tokens=100, messages=HI, tools=[WEATHER]) as stream:
         final = stream.get_final_message()
     assert final.content[0].type == "tool_use" and final.content[0].input == {"city": "Boston"}
     # The tool's result goes back as a tool message right after the assistant's call.
     mock.plan("gpt-4o-mini")
-    followed = sdk.messages.create(model="gpt-4o-mini", max_tokens=100, tools=[WEATHER], messages=[  # type: ignore[list-item]
+    followed = sdk.messages.create(model="gpt-4o-mini", max_tokens=100, tools=[WEATHER], messages=[
         *HI, {"role": "assistant", "content": [{"type": "tool_use", "id": "call_abc123", "name": "get_weather",
                                                 "input": {"city": "Boston"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_abc123", "content": "sunny"}]}])
-    assert followed.content[0].text == "Hello from the mock."  # type: ignore[union-attr]
+    assert followed.content[0].text == "Hello from the mock."
     messages = mock.requests[-1].json["messages"]
     assert messages[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city":"Boston"}'}
     assert messages[2] == {"role": "tool", "tool_call_id": "call_abc123", "content": "sunny"}
@@ -153,14 +153,14 @@ def test_count_tokens_is_local(relay: Gateway, mock: OpenAIMock) -> None:
 def test_errors_are_anthropics(relay: Gateway, mock: OpenAIMock) -> None:
     with pytest.raises(anthropic.AuthenticationError) as bad_key:
         client(relay, key="sk-" + "x" * 48).messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
-    assert bad_key.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    assert bad_key.value.body["error"]["type"] == "authentication_error"
     # No channel for a model: 404 (the SDK retries 5xx, and no channel appears between retries).
     with pytest.raises(anthropic.NotFoundError) as missing:
         client(relay).messages.create(model="no-such-model", max_tokens=10, messages=HI)
-    assert missing.value.body["type"] == "error"  # type: ignore[index]
+    assert missing.value.body["type"] == "error"
     # Chat cannot carry Anthropic's server tools, and only an OpenAI channel serves this model: a 400 naming it.
     with pytest.raises(anthropic.BadRequestError) as refused:
-        client(relay).messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI, tools=[WEB_SEARCH])  # type: ignore[list-item]
+        client(relay).messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI, tools=[WEB_SEARCH])
     assert "web_search_20250305" in refused.value.message and not mock.requests
     mock.plan("gpt-4o-mini", status=500)
     with pytest.raises(anthropic.InternalServerError):
@@ -180,11 +180,11 @@ def test_token_limits_and_quota(gateway: Gateway, mock: OpenAIMock, mock_url: st
     limited = gateway.create_token(user, models="gpt-3.5-turbo")
     with pytest.raises(anthropic.PermissionDeniedError) as denied:
         client(gateway, key=limited).messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
-    assert denied.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
+    assert denied.value.body["error"]["type"] == "permission_error"
     poor = gateway.create_token(user)
     with pytest.raises(anthropic.APIStatusError) as broke:
         client(gateway, key=poor).messages.create(model="gpt-4o-mini", max_tokens=1000, messages=HI)
-    assert broke.value.status_code == 402 and broke.value.body["error"]["type"] == "billing_error"  # type: ignore[index]
+    assert broke.value.status_code == 402 and broke.value.body["error"]["type"] == "billing_error"
     assert not mock.requests
 
 
@@ -195,7 +195,7 @@ def test_rate_limits_answer_in_anthropics_shape(gateway: Gateway, mock: OpenAIMo
     sdk.messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
     with pytest.raises(anthropic.RateLimitError) as refused:
         sdk.messages.create(model="gpt-4o-mini", max_tokens=10, messages=HI)
-    assert refused.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert refused.value.body["error"]["type"] == "rate_limit_error"
     assert int(refused.value.response.headers["retry-after"]) >= 1
 
 
@@ -215,7 +215,7 @@ def test_mapping_and_retry_before_the_first_byte(gateway: Gateway, mock: OpenAIM
     gateway.api("PUT", "/api/option/", json={"key": "RetryTimes", "value": "1"})
     mock.plan("gpt-4o-mini", status=503, keys=frozenset({"sk-bad"}))
     answer = client(gateway).messages.create(model="alias", max_tokens=10, messages=HI)
-    assert answer.model == "alias" and answer.content[0].text == "Hello from the mock."  # type: ignore[union-attr]
+    assert answer.model == "alias" and answer.content[0].text == "Hello from the mock."
     assert [r.headers["authorization"] for r in mock.requests] == ["Bearer sk-bad", "Bearer sk-good"]
     assert mock.requests[-1].json["model"] == "gpt-4o-mini"
     [row] = consume_logs(gateway)
@@ -261,7 +261,7 @@ def test_passthrough_stream_is_claudes(claude_gw: Gateway, claude: AnthropicMock
     kinds = [data.get("delta", {}).get("type") for _, data in found if _ == "content_block_delta"]
     assert "signature_delta" in kinds and "input_json_delta" in kinds and ("ping", {"type": "ping"}) in found
     assert found[-1] == ("message_stop", {"type": "message_stop"})
-    with client(claude_gw).messages.stream(model=CLAUDE, max_tokens=100, messages=HI, tools=[WEATHER]) as stream:  # type: ignore[list-item]
+    with client(claude_gw).messages.stream(model=CLAUDE, max_tokens=100, messages=HI, tools=[WEATHER]) as stream:
         final = stream.get_final_message()
     assert final.content[-1].type == "tool_use" and final.content[-1].input == {"location": "Paris"}
     assert claude.requests[-1].json["stream"] is True
@@ -274,8 +274,8 @@ def test_server_tools_go_only_to_claude(claude_gw: Gateway, claude: AnthropicMoc
                                        mock_url: str) -> None:
     """A call chat cannot carry passes over an OpenAI channel of the same model (even a preferred one), to Claude."""
     claude_gw.add_channel(mock_url, models="sonnet", priority=10)
-    answer = client(claude_gw).messages.create(model="sonnet", max_tokens=100, messages=HI, tools=[WEB_SEARCH])  # type: ignore[list-item]
-    assert answer.content[0].text == "Hello from Claude."  # type: ignore[union-attr]
+    answer = client(claude_gw).messages.create(model="sonnet", max_tokens=100, messages=HI, tools=[WEB_SEARCH])
+    assert answer.content[0].text == "Hello from Claude."
     assert claude.requests[-1].json["tools"] == [WEB_SEARCH] and not mock.requests
 
 
@@ -283,7 +283,7 @@ def test_passthrough_errors(claude_gw: Gateway, claude: AnthropicMock) -> None:
     claude.plan(CLAUDE, status=529, error_type="overloaded_error", error_message="Overloaded")
     with pytest.raises(anthropic.InternalServerError) as overloaded:
         client(claude_gw).messages.create(model=CLAUDE, max_tokens=10, messages=HI)
-    assert overloaded.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"
     claude.plan(CLAUDE, error_after=2, error_type="overloaded_error", error_message="Overloaded")
     found = frames(claude_gw, {"model": CLAUDE, "max_tokens": 50, "messages": HI, "stream": True})
     assert found[-1] == ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
@@ -328,17 +328,17 @@ def test_bedrock_takes_the_body_signed_and_streams_claudes_events(
     sdk = client(gateway)
     answer = sdk.messages.create(model="claude-3-haiku-20240307", max_tokens=100, system="Be brief.", messages=HI,
                                  extra_headers={"anthropic-beta": "token-efficient-tools-2025-02-19"})
-    assert answer.id == "msg_01T4jd6NyD9xGGtTPDC4ogy5" and answer.content[0].text == "Hello from Claude."  # type: ignore[union-attr]
+    assert answer.id == "msg_01T4jd6NyD9xGGtTPDC4ogy5" and answer.content[0].text == "Hello from Claude."
     sent = bedrock.requests[-1]
     assert sent.path == "/model/anthropic.claude-3-haiku-20240307-v1:0/invoke"
     # Bedrock's own framing of the same body: no model or stream, its version, beta flags in the body.
     assert sent.json == {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "system": "Be brief.",
                          "anthropic_beta": ["token-efficient-tools-2025-02-19"], "messages": HI}
     bedrock.plan("anthropic.claude-3-haiku-20240307-v1:0", tool_call=True)
-    with sdk.messages.stream(model="claude-3-haiku-20240307", max_tokens=100, messages=HI, tools=[WEATHER]) as stream:  # type: ignore[list-item]
+    with sdk.messages.stream(model="claude-3-haiku-20240307", max_tokens=100, messages=HI, tools=[WEATHER]) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
-    assert text == "Hello from Claude." and final.content[-1].input == {"location": "Paris"}  # type: ignore[union-attr]
+    assert text == "Hello from Claude." and final.content[-1].input == {"location": "Paris"}
     assert bedrock.requests[-1].path.endswith("/invoke-with-response-stream")
     rows = consume_logs(gateway)
     assert [(row["prompt_tokens"], row["completion_tokens"], row["inbound_api"]) for row in rows] == \
@@ -369,7 +369,7 @@ def test_vertex_claude_passthrough(gateway: Gateway) -> None:
                                     "vertex_ai_adc": account(mock.token_url)})
         sdk = client(gateway)
         answer = sdk.messages.create(model="claude-sonnet-4-5@20250929", max_tokens=100, messages=HI)
-        assert answer.id == "msg_1" and answer.content[0].text == "Hi from Claude"  # type: ignore[union-attr]
+        assert answer.id == "msg_1" and answer.content[0].text == "Hi from Claude"
         sent = mock.requests[-1]
         assert (sent["action"], sent["model"]) == ("rawPredict", "claude-sonnet-4-5@20250929")
         assert sent["body"] == {"anthropic_version": "vertex-2023-10-16", "max_tokens": 100, "messages": HI}

@@ -75,17 +75,17 @@ def test_translated_stream_with_the_sdk_helper(chat_only: Gateway, mock: OpenAIM
 def test_translated_function_calls_both_ways(chat_only: Gateway, mock: OpenAIMock) -> None:
     mock.plan("gpt-4o-mini", tool_call=True)
     sdk = chat_only.openai()
-    response = sdk.responses.create(model="gpt-4o-mini", input="weather in Boston?", tools=[WEATHER])  # type: ignore[list-item]
+    response = sdk.responses.create(model="gpt-4o-mini", input="weather in Boston?", tools=[WEATHER])
     [call] = response.output
     assert call.type == "function_call" and call.name == "get_weather" and call.call_id == "call_abc123"
     assert json.loads(call.arguments) == {"city": "Boston"}
     assert mock.requests[-1].json["tools"] == [{"type": "function", "function": {
         "name": "get_weather", "description": "weather of a city", "parameters": WEATHER["parameters"]}}]
-    with sdk.responses.stream(model="gpt-4o-mini", input="weather?", tools=[WEATHER]) as stream:  # type: ignore[list-item]
+    with sdk.responses.stream(model="gpt-4o-mini", input="weather?", tools=[WEATHER]) as stream:
         final = stream.get_final_response()
     assert final.output[0].type == "function_call" and final.output[0].arguments == '{"city":"Boston"}'
     mock.plan("gpt-4o-mini")
-    sdk.responses.create(model="gpt-4o-mini", tools=[WEATHER], input=[  # type: ignore[list-item]
+    sdk.responses.create(model="gpt-4o-mini", tools=[WEATHER], input=[
         {"role": "user", "content": "weather in Boston?"},
         {"type": "function_call", "call_id": "call_abc123", "name": "get_weather", "arguments": '{"city":"Boston"}'},
         {"type": "function_call_output", "call_id": "call_abc123", "output": "sunny"}])
@@ -121,7 +121,7 @@ def test_stateful_fields_are_refused_by_name(chat_only: Gateway, mock: OpenAIMoc
     sdk = chat_only.openai()
     for field, value in (("previous_response_id", "resp_123"), ("store", True)):
         with pytest.raises(openai.BadRequestError) as refused:
-            sdk.responses.create(model="gpt-4o-mini", input="hi", **{field: value})  # type: ignore[call-overload]
+            sdk.responses.create(model="gpt-4o-mini", input="hi", **{field: value})
         assert refused.value.param == field and field in refused.value.message
     with pytest.raises(openai.BadRequestError) as tool:
         sdk.responses.create(model="gpt-4o-mini", input="hi", tools=[{"type": "web_search"}])

@@ -52,7 +52,7 @@ def test_whole_answer_usage_and_wire_format(gw: Gateway, claude: AnthropicMock) 
     claude.plan(MODEL, cache_read=100, cache_creation=4)
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
                 {"role": "user", "content": "there"}]
-    answer = gw.openai().chat.completions.create(model=MODEL, messages=messages, temperature=0.5,  # type: ignore[arg-type]
+    answer = gw.openai().chat.completions.create(model=MODEL, messages=messages, temperature=0.5,
                                                  stop=["END"])
     assert answer.choices[0].message.content == "Hello from Claude."
     assert answer.choices[0].finish_reason == "stop"
@@ -98,7 +98,7 @@ def test_stream_is_relayed_incrementally(gw: Gateway, claude: AnthropicMock) -> 
     gate = threading.Event()
     claude.plan(MODEL, gate=gate)
     received = []
-    for chunk in gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True):  # type: ignore[arg-type]
+    for chunk in gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True):
         if chunk.choices and chunk.choices[0].delta.content:
             received.append(chunk.choices[0].delta.content)
             gate.set()  # were Tollway buffering, the first piece could not arrive before this
@@ -118,7 +118,7 @@ def test_tool_call_whole_and_round_trip(gw: Gateway, claude: AnthropicMock) -> N
         "toolu_01NRLabsLyVHZPKxbKvkfSMn", "get_weather", '{"location":"Paris"}')
     sent = claude.requests[-1].json
     assert sent["tools"] == [{"name": "get_weather", "description": "weather of a city",
-                              "input_schema": WEATHER["function"]["parameters"]}]  # type: ignore[index]
+                              "input_schema": WEATHER["function"]["parameters"]}]
     assert sent["tool_choice"] == {"type": "any"}
     # The client sends the call and its result back; the mock checks the tool_result matches the tool_use.
     claude.plan(MODEL)
@@ -135,7 +135,7 @@ def test_tool_call_whole_and_round_trip(gw: Gateway, claude: AnthropicMock) -> N
 
 def test_tool_call_deltas_stream(gw: Gateway, claude: AnthropicMock) -> None:
     claude.plan(MODEL, pieces=[], tool_call=True)
-    stream = gw.openai().chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER], stream=True)  # type: ignore[list-item]
+    stream = gw.openai().chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER], stream=True)
     deltas = [call for chunk in stream if chunk.choices for call in chunk.choices[0].delta.tool_calls or []]
     first = deltas[0]
     assert (first.index, first.id, first.type) == (0, "toolu_01NRLabsLyVHZPKxbKvkfSMn", "function")
@@ -143,7 +143,7 @@ def test_tool_call_deltas_stream(gw: Gateway, claude: AnthropicMock) -> None:
     assert all(d.id is None and d.index == 0 for d in deltas[1:])
     assert "".join(d.function.arguments or "" for d in deltas if d.function) == '{"location": "Paris"}'
     # A client that wants one answer gets the same call assembled.
-    answer = gw.openai().chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER])  # type: ignore[list-item]
+    answer = gw.openai().chat.completions.create(model=MODEL, messages=HI, tools=[WEATHER])
     assert answer.choices[0].message.tool_calls is not None
 
 
@@ -155,7 +155,7 @@ def test_thinking_becomes_reasoning_content(gw: Gateway, claude: AnthropicMock) 
                         if c.choices)
     assert reasoning == "The user greets me."
     assert claude.requests[-1].json["thinking"] == {"type": "enabled", "budget_tokens": 1024}
-    answer = gw.openai().chat.completions.create(model=MODEL, messages=HI)  # type: ignore[arg-type]
+    answer = gw.openai().chat.completions.create(model=MODEL, messages=HI)
     assert (answer.choices[0].message.model_extra or {})["reasoning_content"] == "The user greets me."
 
 
@@ -197,16 +197,16 @@ def test_errors(gw: Gateway, claude: AnthropicMock) -> None:
     for status, kind, error in ERRORS:
         claude.plan(MODEL, status=status, error_type=kind, error_message=f"mock {kind}")
         with pytest.raises(error, match=f"mock {kind}") as caught:
-            gw.openai().chat.completions.create(model=MODEL, messages=HI)  # type: ignore[arg-type]
+            gw.openai().chat.completions.create(model=MODEL, messages=HI)
         assert caught.value.status_code == (503 if status == 529 else status)
         with pytest.raises(error):
-            list(gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True))  # type: ignore[arg-type]
+            list(gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True))
 
 
 def test_wrong_key_is_anthropics_auth_error(gw: Gateway, claude: AnthropicMock) -> None:
     claude.keys = {"sk-ant-other"}
     with pytest.raises(openai.AuthenticationError, match="invalid x-api-key"):
-        gw.openai().chat.completions.create(model=MODEL, messages=HI)  # type: ignore[arg-type]
+        gw.openai().chat.completions.create(model=MODEL, messages=HI)
 
 
 def test_error_event_with_200_before_content_goes_to_another_channel(
@@ -214,12 +214,12 @@ def test_error_event_with_200_before_content_goes_to_another_channel(
     claude.plan("claude-3-haiku-20240307", error_after=0, error_type="overloaded_error", error_message="Overloaded")
     # Without another channel the client sees Anthropic's overload as a 503.
     with pytest.raises(openai.InternalServerError, match="Overloaded"):
-        list(gw.openai().chat.completions.create(model="claude-3-haiku-20240307", messages=HI, stream=True))  # type: ignore[arg-type]
+        list(gw.openai().chat.completions.create(model="claude-3-haiku-20240307", messages=HI, stream=True))
     # With one, the error came before any output, so the other channel answers instead.
     gw.add_channel(claude_server[1], type=14, key="sk-ant-mock", models="claude-3-haiku-20240307", priority=-1,
                    model_mapping='{"claude-3-haiku-20240307": "' + MODEL + '"}')
     gw.api("PUT", "/api/option/", json={"key": "RetryTimes", "value": "1"})
-    stream = gw.openai().chat.completions.create(model="claude-3-haiku-20240307", messages=HI, stream=True)  # type: ignore[arg-type]
+    stream = gw.openai().chat.completions.create(model="claude-3-haiku-20240307", messages=HI, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "Hello from Claude."
 
 
@@ -227,7 +227,7 @@ def test_error_event_mid_stream_reaches_the_client(gw: Gateway, claude: Anthropi
     claude.plan(MODEL, error_after=2, error_type="api_error", error_message="Internal server error")
     received = []
     with pytest.raises(openai.APIError, match="Internal server error"):
-        for chunk in gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True):  # type: ignore[arg-type]
+        for chunk in gw.openai().chat.completions.create(model=MODEL, messages=HI, stream=True):
             received += [chunk.choices[0].delta.content or ""] if chunk.choices else []
     assert "".join(received) == "Hello from"
     rows = logs(gw)

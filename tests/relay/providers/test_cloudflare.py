@@ -38,7 +38,7 @@ def gw(gateway: Gateway, cloudflare: CloudflareMock, cloudflare_server: tuple[Cl
 
 def test_chat_whole_answer(gw: Gateway, cloudflare: CloudflareMock) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
-    answer = gw.openai().chat.completions.create(model=LLAMA, messages=HI, tools=tools)  # type: ignore[arg-type]
+    answer = gw.openai().chat.completions.create(model=LLAMA, messages=HI, tools=tools)
     assert answer.choices[0].message.content == "Hello from Workers AI."
     assert answer.usage is not None and answer.usage.total_tokens == 17
     sent = cloudflare.requests[-1]

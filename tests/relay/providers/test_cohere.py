@@ -97,14 +97,14 @@ def test_tools_whole_then_tool_result(gw: Gateway, cohere: CohereMock) -> None:
     cohere.plan("command-r", pieces=["I will check."],
                 tool_calls=[{"name": "get_weather", "parameters": {"city": "Boston"}}])
     client = gw.openai()
-    answer = client.chat.completions.create(model="command-r", messages=HI, tools=[WEATHER])  # type: ignore[list-item]
+    answer = client.chat.completions.create(model="command-r", messages=HI, tools=[WEATHER])
     assert answer.choices[0].finish_reason == "tool_calls"
-    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    call = answer.choices[0].message.tool_calls[0]
     assert (call.function.name, call.function.arguments) == ("get_weather", '{"city":"Boston"}')
     assert cohere.requests[-1][1]["tools"][0]["parameter_definitions"] == {"city": {"type": "str", "required": True}}
     cohere.plan("command-r", pieces=["Sunny."])
-    follow = client.chat.completions.create(model="command-r", tools=[WEATHER], messages=[  # type: ignore[list-item]
-        *HI, answer.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+    follow = client.chat.completions.create(model="command-r", tools=[WEATHER], messages=[
+        *HI, answer.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": '{"sky": "clear"}'}])
     assert follow.choices[0].message.content == "Sunny."
     body = cohere.requests[-1][1]
@@ -116,7 +116,7 @@ def test_tool_call_deltas_stream(gw: Gateway, cohere: CohereMock) -> None:
     cohere.plan("command-r", pieces=[], tool_calls=[{"name": "get_weather", "parameters": {"city": "Boston"}}])
     names, arguments, finish = [], "", None
     for chunk in gw.openai().chat.completions.create(model="command-r", messages=HI, stream=True,
-                                                     tools=[WEATHER]):  # type: ignore[list-item]
+                                                     tools=[WEATHER]):
         for choice in chunk.choices:
             finish = choice.finish_reason or finish
             for delta in choice.delta.tool_calls or []:

@@ -39,7 +39,7 @@ def gw(gateway: Gateway, deepl: DeepLMock, deepl_server: tuple[DeepLMock, str]) 
 
 
 def test_translation_billed_by_characters(gw: Gateway, deepl: DeepLMock) -> None:
-    answer = gw.openai().chat.completions.create(model="deepl-zh", messages=HELLO)  # type: ignore[arg-type]
+    answer = gw.openai().chat.completions.create(model="deepl-zh", messages=HELLO)
     assert answer.choices[0].message.content == "你好，世界！" and answer.choices[0].finish_reason == "stop"
     assert answer.usage is not None and (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (13, 6)
     sent = deepl.requests[-1]
@@ -68,17 +68,17 @@ def test_regional_target_language(gw: Gateway, deepl: DeepLMock) -> None:
 
 def test_unsupported_language_is_400(gw: Gateway, deepl: DeepLMock) -> None:
     with pytest.raises(openai.BadRequestError, match="Value for 'target_lang' not supported"):
-        gw.openai().chat.completions.create(model="deepl-xx", messages=HELLO)  # type: ignore[arg-type]
+        gw.openai().chat.completions.create(model="deepl-xx", messages=HELLO)
 
 
 def test_wrong_key_is_401(gateway: Gateway, deepl: DeepLMock, deepl_server: tuple[DeepLMock, str]) -> None:
     gateway.add_channel(deepl_server[1], type=38, key="not-a-key:fx", models="deepl-zh")
     with pytest.raises(openai.AuthenticationError, match="Authorization failed"):
-        gateway.openai().chat.completions.create(model="deepl-zh", messages=HELLO)  # type: ignore[arg-type]
+        gateway.openai().chat.completions.create(model="deepl-zh", messages=HELLO)
 
 
 def test_used_up_quota_is_403(gw: Gateway, deepl: DeepLMock) -> None:
     deepl.plan.status = 456
     with pytest.raises(openai.PermissionDeniedError, match="Quota Exceeded") as raised:
-        gw.openai().chat.completions.create(model="deepl-zh", messages=HELLO)  # type: ignore[arg-type]
-    assert raised.value.body is not None and raised.value.body["type"] == "insufficient_quota"  # type: ignore[index]
+        gw.openai().chat.completions.create(model="deepl-zh", messages=HELLO)
+    assert raised.value.body is not None and raised.value.body["type"] == "insufficient_quota"

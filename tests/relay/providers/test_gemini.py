@@ -117,17 +117,17 @@ def test_thinking_stream_reasoning_and_usage(gw: Gateway, gemini: GeminiMock) ->
 def test_tools_whole_then_tool_result(gw: Gateway, gemini: GeminiMock) -> None:
     gemini.plan("gemini-2.0-flash", pieces=[], function_calls=[{"name": "get_weather", "args": {"city": "Boston"}}])
     client = gw.openai()
-    answer = client.chat.completions.create(model="gemini-2.0-flash", messages=HI, tools=[WEATHER])  # type: ignore[list-item]
+    answer = client.chat.completions.create(model="gemini-2.0-flash", messages=HI, tools=[WEATHER])
     assert answer.choices[0].finish_reason == "tool_calls"
-    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    call = answer.choices[0].message.tool_calls[0]
     assert call.function.name == "get_weather" and call.function.arguments == '{"city":"Boston"}'
     assert call.id.startswith("call_")
     assert gemini.requests[-1].body["tools"] == [{"functionDeclarations": [{
         "name": "get_weather", "description": "weather of a city",
-        "parametersJsonSchema": WEATHER["function"]["parameters"]}]}]  # type: ignore[index]
+        "parametersJsonSchema": WEATHER["function"]["parameters"]}]}]
     gemini.plan("gemini-2.0-flash", pieces=["It is sunny."])
-    follow = client.chat.completions.create(model="gemini-2.0-flash", tools=[WEATHER], messages=[  # type: ignore[list-item]
-        *HI, answer.choices[0].message.model_dump(exclude_none=True),  # type: ignore[list-item]
+    follow = client.chat.completions.create(model="gemini-2.0-flash", tools=[WEATHER], messages=[
+        *HI, answer.choices[0].message.model_dump(exclude_none=True),
         {"role": "tool", "tool_call_id": call.id, "content": '{"sky": "clear"}'}])
     assert follow.choices[0].message.content == "It is sunny."
     contents = gemini.requests[-1].body["contents"]
@@ -143,7 +143,7 @@ def test_tool_call_deltas_stream(gw: Gateway, gemini: GeminiMock) -> None:
     calls: dict[int, dict[str, str]] = {}
     finish = None
     for chunk in gw.openai().chat.completions.create(model="gemini-2.0-flash", messages=HI, stream=True,
-                                                     tools=[WEATHER]):  # type: ignore[list-item]
+                                                     tools=[WEATHER]):
         for choice in chunk.choices:
             finish = choice.finish_reason or finish
             for delta in choice.delta.tool_calls or []:
@@ -165,7 +165,7 @@ def test_image_urls_are_fetched_and_sent_inline(tmp_path: Path, gemini: GeminiMo
                    {"type": "image_url", "image_url": {"url": gemini_server[1] + "/files/pixel.png"}},
                    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/AA=="}}]
         gateway.openai().chat.completions.create(model="gemini-2.0-flash",
-                                                 messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+                                                 messages=[{"role": "user", "content": content}])
         parts = gemini.requests[-1].body["contents"][0]["parts"]
         assert parts == [{"text": "what is this?"},
                          {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PIXEL).decode()}},

@@ -91,13 +91,13 @@ def test_tool_call_whole_and_streamed(gw: Gateway, ollama: OllamaMock) -> None:
     ollama.plan("qwen3", pieces=[], thinking=["The user wants weather."],
                 tool_calls=[{"function": {"name": "get_weather", "arguments": {"city": "Tokyo"}}}])
     messages = [{"role": "user", "content": "Weather in Tokyo?"}]
-    answer = gw.openai().chat.completions.create(model="qwen3", messages=messages, tools=WEATHER)  # type: ignore[arg-type]
-    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    answer = gw.openai().chat.completions.create(model="qwen3", messages=messages, tools=WEATHER)
+    call = answer.choices[0].message.tool_calls[0]
     assert call.id.startswith("call_") and call.function.name == "get_weather"
     assert call.function.arguments == '{"city":"Tokyo"}' and answer.choices[0].finish_reason == "tool_calls"
     assert ollama.requests[-1].json["tools"] == WEATHER
     names, arguments, finish = [], "", None
-    for chunk in gw.openai().chat.completions.create(model="qwen3", messages=messages, tools=WEATHER,  # type: ignore[arg-type]
+    for chunk in gw.openai().chat.completions.create(model="qwen3", messages=messages, tools=WEATHER,
                                                      stream=True):
         for choice in chunk.choices:
             for delta in choice.delta.tool_calls or []:
@@ -108,7 +108,7 @@ def test_tool_call_whole_and_streamed(gw: Gateway, ollama: OllamaMock) -> None:
     # The tool's answer goes back with the function's name, as Ollama wants it.
     follow_up = [*messages, answer.choices[0].message.model_dump(exclude_none=True),
                  {"role": "tool", "tool_call_id": call.id, "content": "sunny"}]
-    gw.openai().chat.completions.create(model="qwen3", messages=follow_up)  # type: ignore[arg-type]
+    gw.openai().chat.completions.create(model="qwen3", messages=follow_up)
     sent = ollama.requests[-1].json["messages"]
     assert sent[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Tokyo"}}
     assert sent[2] == {"role": "tool", "content": "sunny", "tool_name": "get_weather"}
@@ -117,7 +117,7 @@ def test_tool_call_whole_and_streamed(gw: Gateway, ollama: OllamaMock) -> None:
 def test_image_data_url_becomes_base64(gw: Gateway, ollama: OllamaMock) -> None:
     content = [{"type": "text", "text": "What is in this picture?"},
                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1PX}"}}]
-    gw.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+    gw.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])
     assert ollama.requests[-1].json["messages"][0]["images"] == [PNG_1PX]
 
 
@@ -128,7 +128,7 @@ def test_image_url_is_fetched_and_inlined(tmp_path: Path, ollama: OllamaMock,
         gateway.add_channel(ollama_server[1], type=30, key="ollama", models="llava")
         content = [{"type": "text", "text": "What is this?"},
                    {"type": "image_url", "image_url": {"url": ollama_server[1] + "/image.png"}}]
-        gateway.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+        gateway.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])
         sent = ollama.requests[-1]
         assert sent.json["messages"][0]["images"] == [PNG_1PX]
     finally:
@@ -193,4 +193,4 @@ def test_error_line_before_output_fails_over(gw: Gateway, ollama: OllamaMock,
 def test_data_url_image_must_be_base64(gw: Gateway, ollama: OllamaMock) -> None:
     content = [{"type": "image_url", "image_url": {"url": "data:image/png,rawbytes"}}]
     with pytest.raises(openai.BadRequestError, match="base64"):
-        gw.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+        gw.openai().chat.completions.create(model="llava", messages=[{"role": "user", "content": content}])

@@ -57,7 +57,7 @@ def test_chat_stream_follows_the_prediction_stream(gw: Gateway, mock: ReplicateM
 
 
 def test_whole_answer_is_assembled_from_the_stream(gw: Gateway, mock: ReplicateMock) -> None:
-    answer = gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, max_tokens=50)  # type: ignore[arg-type]
+    answer = gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, max_tokens=50)
     assert answer.choices[0].message.content == "Hello from\nReplicate."
     assert answer.usage is not None and answer.usage.completion_tokens > 0
     assert mock.requests[-2].json["input"]["max_tokens"] == 50
@@ -70,7 +70,7 @@ def test_stream_is_relayed_incrementally(gw: Gateway, mock: ReplicateMock) -> No
     gate = threading.Event()
     mock.plan(LLAMA, gate=gate)
     received = []
-    for chunk in gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True):  # type: ignore[arg-type]
+    for chunk in gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True):
         if chunk.choices and chunk.choices[0].delta.content:
             received.append(chunk.choices[0].delta.content)
             gate.set()
@@ -79,7 +79,7 @@ def test_stream_is_relayed_incrementally(gw: Gateway, mock: ReplicateMock) -> No
 
 def test_model_without_streaming_is_polled(gw: Gateway, mock: ReplicateMock) -> None:
     mock.plan(MISTRAL, streams=False, polls=3)
-    chunks = list(gw.openai().chat.completions.create(model=MISTRAL, messages=CHAT, stream=True))  # type: ignore[arg-type]
+    chunks = list(gw.openai().chat.completions.create(model=MISTRAL, messages=CHAT, stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from\nReplicate."
     assert [r.method for r in mock.requests] == ["POST", "GET", "GET", "GET", "GET"]
 
@@ -88,7 +88,7 @@ def test_error_event_mid_stream(gw: Gateway, mock: ReplicateMock) -> None:
     mock.plan(LLAMA, stream_error="CUDA out of memory")
     received = []
     with pytest.raises(openai.APIError, match="CUDA out of memory"):
-        for chunk in gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True):  # type: ignore[arg-type]
+        for chunk in gw.openai().chat.completions.create(model=LLAMA, messages=CHAT, stream=True):
             received += [chunk.choices[0].delta.content or ""] if chunk.choices else []
     assert "".join(received) == "Hello"
 
@@ -96,7 +96,7 @@ def test_error_event_mid_stream(gw: Gateway, mock: ReplicateMock) -> None:
 def test_failed_prediction_is_500(gw: Gateway, mock: ReplicateMock) -> None:
     mock.plan(MISTRAL, streams=False, fail="Prediction failed: input too long")
     with pytest.raises(openai.InternalServerError, match="input too long"):
-        gw.openai().chat.completions.create(model=MISTRAL, messages=CHAT)  # type: ignore[arg-type]
+        gw.openai().chat.completions.create(model=MISTRAL, messages=CHAT)
 
 
 def test_images_are_polled_until_ready(gw: Gateway, mock: ReplicateMock) -> None:
@@ -123,9 +123,9 @@ def test_wrong_key_is_401(gateway: Gateway, mock: ReplicateMock,
                           replicate_server: tuple[ReplicateMock, str]) -> None:
     gateway.add_channel(replicate_server[1], type=46, key="r8_wrong", models=LLAMA)
     with pytest.raises(openai.AuthenticationError, match="valid authentication token"):
-        gateway.openai().chat.completions.create(model=LLAMA, messages=CHAT)  # type: ignore[arg-type]
+        gateway.openai().chat.completions.create(model=LLAMA, messages=CHAT)
 
 
 def test_unknown_model_is_404(gw: Gateway, mock: ReplicateMock) -> None:
     with pytest.raises(openai.NotFoundError, match="could not be found"):
-        gw.openai().chat.completions.create(model="acme/missing", messages=CHAT)  # type: ignore[arg-type]
+        gw.openai().chat.completions.create(model="acme/missing", messages=CHAT)

@@ -59,7 +59,7 @@ def test_gemini_whole_and_streamed(vertex_gateway: Gateway, vertex: tuple[Vertex
 def test_claude_whole_and_streamed(vertex_gateway: Gateway, vertex: tuple[VertexMock, str]) -> None:
     mock = vertex[0]
     model = "claude-sonnet-4-5@20250929"
-    answer = vertex_gateway.openai().chat.completions.create(model=model, messages=HI)  # type: ignore[arg-type]
+    answer = vertex_gateway.openai().chat.completions.create(model=model, messages=HI)
     assert answer.choices[0].message.content == "Hi from Claude"
     assert answer.usage is not None and answer.usage.prompt_tokens == 7
     assert mock.requests[-1]["action"] == "rawPredict" and mock.requests[-1]["body"]["max_tokens"] > 0

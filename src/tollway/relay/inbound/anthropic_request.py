@@ -25,6 +25,7 @@ from tollway.relay.inbound.chat_body import (
     number,
     streamed,
     strings,
+    tool_list,
     tool_result,
 )
 
@@ -172,13 +173,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
-    tools = body.get("tools")
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise InvalidRequest("'tools' must be an array", param="tools")
     out = []
-    for i, tool in enumerate(tools):
+    for i, tool in enumerate(tool_list(body)):
         if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
             raise InvalidRequest(f"'tools[{i}]' must be an object with a 'name'", param=f"tools[{i}]")
         if tool.get("type", "custom") != "custom":

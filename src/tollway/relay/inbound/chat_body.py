@@ -28,6 +28,16 @@ def integer(body: Mapping[str, Any], name: str, param: str = "") -> int | None:
     return int(value)
 
 
+def tool_list(body: Mapping[str, Any]) -> list[Any]:
+    """The client's `tools`, [] when absent; anything but an array is refused."""
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list):
+        raise InvalidRequest("'tools' must be an array", param="tools")
+    return tools
+
+
 def strings(value: Any, param: str) -> list[str]:
     """A list of strings (a lone string counts as one); anything else is refused."""
     if value is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from tollway.errors import InvalidRequest, UpstreamError
 from tollway.relay.adaptors.failures import unsupported
-from tollway.relay.inbound.chat_body import answerable, image_part, integer, number, streamed, tool_result
+from tollway.relay.inbound.chat_body import answerable, image_part, integer, number, streamed, tool_list, tool_result
 
 # The request fields a Response object repeats back.
 _ECHOED = ("instructions", "max_output_tokens", "metadata", "parallel_tool_calls", "reasoning", "temperature",
@@ -153,13 +153,8 @@ class _Conversation:
 
 
 def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
-    tools = body.get("tools")
-    if tools is None:
-        return []
-    if not isinstance(tools, list):
-        raise InvalidRequest("'tools' must be an array", param="tools")
     out = []
-    for i, tool in enumerate(tools):
+    for i, tool in enumerate(tool_list(body)):
         if not isinstance(tool, dict):
             raise InvalidRequest(f"'tools[{i}]' must be an object", param=f"tools[{i}]")
         if tool.get("type") != "function":
