@@ -190,6 +190,7 @@ def resolve(part: Part, world: World, actor: Actor, allowed: bool) -> Any:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, mock_server: tuple[OpenAIMock, ServerThread]) -> Iterator[World]:
     """One gateway shared by the matrix tests (each call makes its own targets where it would consume them)."""
+    mock_server[0].reset()  # module-scoped, so the per-test `mock` fixture has not cleared plans left by others
     # Rate limits are off here: every call of the matrix comes from 127.0.0.1 (tests/accounts covers the limits).
     gateway = Gateway(settings_for(tmp_path_factory.mktemp("access"), GLOBAL_API_RATE_LIMIT=0, CRITICAL_RATE_LIMIT=0))
     smtp, identity = SmtpServer().start(), IdentityFake()

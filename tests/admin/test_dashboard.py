@@ -43,6 +43,7 @@ def plant(gateway: Gateway, user_id: int, username: str, at: int, model: str, qu
 
 @pytest.fixture(scope="module")
 def usage(tmp_path_factory: pytest.TempPathFactory, mock_server: tuple[OpenAIMock, ServerThread]) -> Iterator[Usage]:
+    mock_server[0].reset()  # module-scoped, so the per-test `mock` fixture has not cleared plans left by others
     gateway = Gateway(settings_for(tmp_path_factory.mktemp("dashboard"), **NO_LIMITS))
     gateway.add_channel(mock_server[1].url)
     alice_id, alice = gateway.create_user("alice", quota=10_000_000, password=PASSWORD)

@@ -77,6 +77,7 @@ def make_traffic(gateway: Gateway, mock_url: str) -> Traffic:
 def traffic(tmp_path_factory: pytest.TempPathFactory,
             mock_server: tuple[OpenAIMock, ServerThread]) -> Iterator[Traffic]:
     """One gateway with traffic shared by the tests that only read logs (it takes a few seconds to make)."""
+    mock_server[0].reset()  # module-scoped, so the per-test `mock` fixture has not cleared plans left by others
     gateway = Gateway(settings_for(tmp_path_factory.mktemp("logs")))
     made = make_traffic(gateway, mock_server[1].url)
     yield made

@@ -182,15 +182,6 @@ def int64(raw: object, name: str) -> int:
     return value
 
 
-def keyword_number(keyword: str) -> int | None:
-    """A search keyword that is a plain decimal number in BIGINT range (an id or a log type), else None."""
-    # str.isdigit() is also true for digits like "²" that int() refuses, so check for ASCII digits only; the
-    # length check keeps int() within Python's limit on digits (and BIGINT has at most 19).
-    if keyword.isascii() and keyword.isdigit() and len(keyword) <= 19 and int(keyword) <= INT64_MAX:
-        return int(keyword)
-    return None
-
-
 def page(request: Request) -> tuple[int, int]:
     """(offset, limit) from One API's `p` (0-based page) and an optional `size` (default 10, at most 100)."""
     try:
@@ -222,7 +213,3 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, def
         raise InvalidRequest(f"'{name}' is out of range")
     return value
 
-
-def like_prefix(keyword: str) -> str:
-    """A LIKE pattern (escape character `\\`) matching text that starts with `keyword`, its wildcards literal."""
-    return keyword.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"

@@ -8,11 +8,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, int64, keyword_number, ok, page
+from tollway.admin.envelope import MAX_PAGE_SIZE, Principal, api, int64, ok, page
 from tollway.admin.views import log_view
 from tollway.constants import Role
 from tollway.errors import InvalidRequest
 from tollway.storage import log_deletion
+from tollway.storage.keywords import keyword_number
 from tollway.storage.log_queries import LogFilter, consume_quota_sum, log_page, matching_logs
 
 if TYPE_CHECKING:

@@ -89,15 +89,16 @@ class Ledger:
     async def _ensure(self, wants: list[Want], patient: bool) -> list[Want]:
         """Take the slices `wants` asks for; a failed take is tried again shortly, because on a shared SQLite file
         another worker's flush can hold the write lock past the busy timeout, and that passes."""
-        for attempt in range(_STORE_TRIES):
+        attempt = 1
+        while True:
             try:
                 return await self.leases.ensure(wants, patient=patient)
             except (DatabaseError, OSError) as exc:
-                log.warning("taking a quota lease failed (attempt %d of %d): %r", attempt + 1, _STORE_TRIES, exc)
-                if attempt + 1 == _STORE_TRIES:
+                log.warning("taking a quota lease failed (attempt %d of %d): %r", attempt, _STORE_TRIES, exc)
+                if attempt == _STORE_TRIES:
                     raise QuotaUnavailable("the quota store cannot be reached; try again shortly") from exc
-                await asyncio.sleep(_STORE_PAUSE_S * (attempt + 1))
-        raise AssertionError("unreachable")
+            await asyncio.sleep(_STORE_PAUSE_S * attempt)
+            attempt += 1
 
     async def cover(self, hold: Hold, cost: int) -> None:
         """Before settling a call that cost more than its hold: grow the slices so the whole cost can be charged."""

@@ -1,43 +1,10 @@
-"""Mock Anthropic and Gemini upstreams for the inbound APIs' end-to-end tests (OpenAI's is in tests/conftest.py)."""
+"""Helpers of the inbound APIs' end-to-end tests (the mock upstreams they use are in tests/relay/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.harness import Gateway, ServerThread
-from tests.upstreams.anthropic_mock import AnthropicMock
-from tests.upstreams.gemini_mock import GeminiMock
-
-
-@pytest.fixture(scope="session")
-def claude_server() -> Iterator[tuple[AnthropicMock, str]]:
-    mock = AnthropicMock()
-    server = ServerThread(mock.app(), lifespan="off").start()
-    yield mock, server.url
-    server.stop()
-
-
-@pytest.fixture
-def claude(claude_server: tuple[AnthropicMock, str]) -> AnthropicMock:
-    claude_server[0].reset()
-    return claude_server[0]
-
-
-@pytest.fixture(scope="session")
-def gemini_server() -> Iterator[tuple[GeminiMock, str]]:
-    mock = GeminiMock()
-    server = ServerThread(mock.app(), lifespan="off").start()
-    yield mock, server.url
-    server.stop()
-
-
-@pytest.fixture
-def google(gemini_server: tuple[GeminiMock, str]) -> GeminiMock:
-    gemini_server[0].reset()
-    return gemini_server[0]
+from tests.harness import Gateway
 
 
 def consume_logs(gateway: Gateway) -> list[dict[str, Any]]:

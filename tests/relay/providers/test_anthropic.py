@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +19,6 @@ HI = [{"role": "user", "content": "hi"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "weather of a city", "parameters": {
     "type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII=")
-
-
-@pytest.fixture(scope="module")
-def claude_server() -> Iterator[tuple[AnthropicMock, str]]:
-    mock = AnthropicMock()
-    server = ServerThread(mock.app(), lifespan="off").start()
-    yield mock, server.url
-    server.stop()
-
-
-@pytest.fixture
-def claude(claude_server: tuple[AnthropicMock, str]) -> AnthropicMock:
-    claude_server[0].reset()
-    return claude_server[0]
 
 
 @pytest.fixture

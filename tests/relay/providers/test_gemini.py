@@ -10,21 +10,13 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.harness import Gateway, ServerThread, settings_for
+from tests.harness import Gateway, settings_for
 from tests.upstreams.gemini_mock import KEY, PIXEL, GeminiMock
 
 MODELS = "gemini-2.0-flash,gemini-2.5-flash,gemini-pro,text-embedding-004"
 HI = [{"role": "user", "content": "hi"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "weather of a city", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-
-
-@pytest.fixture(scope="module")
-def gemini_server() -> Iterator[tuple[GeminiMock, str]]:
-    mock = GeminiMock()
-    server = ServerThread(mock.app(), lifespan="off").start()
-    yield mock, server.url
-    server.stop()
 
 
 @pytest.fixture
