@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tollway import bodies, trailing_slash
 from tollway.errors import TollwayError
-from tollway.relay.reply import EVENT_STREAM, Reply, error_reply
+from tollway.relay.reply import EVENT_STREAM, LastChunk, Reply, error_reply
 from tollway.relay.request_ids import RequestIds
 from tollway.trailing_slash import Redirect
 
@@ -248,12 +248,16 @@ async def _stream(reply: Reply, headers: list[tuple[bytes, bytes]], receive: Rec
     started = loop.time()
     try:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        last = b""
         async for chunk in stream:
+            if chunk.__class__ is LastChunk:
+                last = chunk
+                break
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if watch.watcher is None and loop.time() - started > _WATCH_AFTER:
                 watch.start()
         watch.stop()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        await send({"type": "http.response.body", "body": last, "more_body": False})
     except asyncio.CancelledError:
         if not watch.fired:
             raise

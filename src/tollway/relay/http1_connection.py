@@ -105,12 +105,22 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received = True
+        answer = self.answer
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(HttpError("upstream switched protocols"))
+            return
         except httptools.HttpParserError as exc:
             self._fail(HttpError(f"upstream answer is not valid HTTP: {exc}"))
+            return
+        # The reader is woken once per network read, however many body pieces (stream events) the read held.
+        if answer is not None and answer.chunks:
+            answer.buffered += len(data)
+            if answer.buffered >= _HIGH_WATER and not self._paused and self.transport is not None:
+                self._paused = True
+                self.transport.pause_reading()
+            answer.wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -158,11 +168,6 @@ class Connection(asyncio.Protocol):
             if not body:
                 return
         answer.chunks.append(body)
-        answer.buffered += len(body)
-        if answer.buffered >= _HIGH_WATER and not self._paused and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
-        answer.wake()
 
     def on_message_complete(self) -> None:
         answer = self.answer

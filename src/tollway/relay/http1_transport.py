@@ -23,13 +23,19 @@ class HttpSource(Source):
         self.media_type = answer.headers.get("content-type", "")
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in http1.body_chunks(self.pool, self.answer, self.timeout):
-                yield chunk
-        except http1.Timeout as exc:
-            raise unreachable(TimeoutError(str(exc))) from exc
-        except http1.HttpError as exc:
-            raise broke_off(exc) from exc
+        # The pool's read loop (http1.body_chunks) written out here: one async generator per stream, not two.
+        answer, timeout = self.answer, self.timeout
+        while True:
+            try:
+                chunk = await answer.next_chunk(timeout)
+            except http1.Timeout as exc:
+                raise unreachable(TimeoutError(str(exc))) from exc
+            except http1.HttpError as exc:
+                raise broke_off(exc) from exc
+            if chunk is None:
+                self.pool.release(answer.connection)
+                return
+            yield chunk
 
     async def read(self) -> bytes:
         answer = self.answer

@@ -14,6 +14,10 @@ JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 
 
+class LastChunk(bytes):
+    """A stream's final chunk, sent together with the end of the body (one write to the client instead of two)."""
+
+
 @dataclass(slots=True)
 class Reply:
     """One answer to a relay call; `relay/asgi.py` sends it."""
@@ -21,7 +25,7 @@ class Reply:
     status: int
     media_type: str
     body: bytes = b""
-    # Set for a streamed answer: its chunks, each sent to the client as soon as it is ready.
+    # Set for a streamed answer: its chunks, each sent to the client as soon as it is ready (a LastChunk ends it).
     stream: AsyncIterator[bytes] | None = None
     # Runs once after the answer was sent or abandoned (closes the upstream; settles a stream the client left).
     finish: Callable[[], Awaitable[None]] | None = None

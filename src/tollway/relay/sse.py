@@ -14,24 +14,19 @@ class LineSplitter:
     """Splits a byte stream into lines as they complete, accepting LF, CRLF and a trailing CR."""
 
     def __init__(self) -> None:
-        self._rest = b""
-
-    @property
-    def pending(self) -> bytes:
-        """The start of a line whose end has not arrived yet."""
-        return self._rest
+        self.pending = b""  # the start of a line whose end has not arrived yet
 
     def feed(self, data: bytes) -> list[bytes]:
         """The complete lines in `data` (plus what was left over before), without their line endings."""
-        if self._rest:
-            data = self._rest + data
+        if self.pending:
+            data = self.pending + data
         lines = data.split(b"\n")
-        self._rest = lines.pop()
+        self.pending = lines.pop()
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
     def close(self) -> list[bytes]:
         """The last line when the stream ended without a newline."""
-        rest, self._rest = self._rest.rstrip(b"\r"), b""
+        rest, self.pending = self.pending.rstrip(b"\r"), b""
         return [rest] if rest else []
 
 

@@ -14,7 +14,7 @@ import orjson
 from tollway.errors import UpstreamError
 from tollway.relay import sse
 from tollway.relay.adaptors.base import StreamTranslator
-from tollway.relay.reply import EVENT_STREAM, Reply
+from tollway.relay.reply import EVENT_STREAM, LastChunk, Reply
 from tollway.relay.transport import Source
 
 
@@ -93,7 +93,7 @@ async def relay(source: Source, translator: StreamTranslator, *, request_id: str
             told = b"".join(fail(exc)) if fail is not None else sse.frame(orjson.dumps(exc.openai_body(request_id)))
             yield broke(exc, told)
         await settle_once()
-        yield b"".join(tail())
+        yield LastChunk(b"".join(tail()))
 
     async def finish() -> None:
         # Settling here happens only when the client went away: what was streamed so far is billed.

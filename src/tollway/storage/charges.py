@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tollway.storage import call_sums, log_details, rollups, schema
+from tollway.storage import call_sums, log_details, log_inserts, rollups, schema
 from tollway.storage.journal import Record
 
-_users, _tokens, _channels, _logs, _markers = schema.users, schema.tokens, schema.channels, schema.logs, schema.markers
+_users, _tokens, _channels, _markers = schema.users, schema.tokens, schema.channels, schema.markers
 
 _USER_UPDATE = (
     update(_users)
@@ -92,11 +92,11 @@ async def write_quota(conn: AsyncConnection, batch: Batch) -> None:
 async def write_logs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert log rows (with the bodies kept for some of them) and add them to the dashboards' roll-ups."""
     if rows:
-        fitted = [fit(row) for row in rows]
+        fitted = [log_inserts.fit(row) for row in rows]
         if any(log_details.DETAIL in row for row in rows):
             await log_details.insert_logs(conn, rows, fitted)
         else:
-            await conn.execute(insert(_logs), fitted)
+            await log_inserts.insert_fitted(conn, fitted)
         await rollups.add(conn, fitted)
         await call_sums.add(conn, fitted)
 
@@ -124,36 +124,3 @@ async def read_mark(conn: AsyncConnection, name: str) -> int:
 async def drop_mark(conn: AsyncConnection, name: str) -> None:
     """Forget a journal whose files are gone."""
     await conn.execute(_markers.delete().where(_markers.c.name == name))
-
-
-def _log_columns() -> tuple[dict[str, Any], tuple[tuple[str, int], ...]]:
-    """Every log column but the id with its default, and the text columns with their lengths, worked out once."""
-    defaults: dict[str, Any] = {}
-    texts = []
-    for column in _logs.columns:
-        if column.name == "id":
-            continue
-        default = column.default.arg if column.default is not None else None  # type: ignore[attr-defined]
-        defaults[column.name] = None if callable(default) else default
-        length = getattr(column.type, "length", None)
-        if length:
-            texts.append((column.name, int(length)))
-    return defaults, tuple(texts)
-
-
-_LOG_DEFAULTS, _LOG_TEXTS = _log_columns()
-
-
-def fit(row: dict[str, Any]) -> dict[str, Any]:
-    """A log row every database accepts: all columns present and text clipped to its column's length.
-
-    One over-long model name must not make the whole batch (and every later flush) fail.
-    """
-    fitted = {**_LOG_DEFAULTS, **row}
-    if len(fitted) != len(_LOG_DEFAULTS) or None in fitted.values():
-        fitted = {name: default if row.get(name) is None else row[name] for name, default in _LOG_DEFAULTS.items()}
-    for name, length in _LOG_TEXTS:
-        value = fitted[name]
-        if value.__class__ is str and len(value) > length:
-            fitted[name] = value[:length]
-    return fitted

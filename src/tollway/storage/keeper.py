@@ -31,7 +31,7 @@ from tollway.storage.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 _users, _tokens, _channels = schema.users, schema.tokens, schema.channels
-_WAKE_AT_LOGS = 1000  # queued logs that bring the next flush forward
+_WAKE_AT_LOGS = 4000  # queued logs that bring the next flush forward
 _ORPHAN_CHECK_S = 5.0  # how often a running process looks for journals a stopped sibling left on this disk
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tollway.storage import schema
+from tollway.storage import log_inserts, schema
 
 _logs, _details = schema.logs, schema.log_details
 DETAIL = "detail"  # the log row's entry that carries the bodies (not a column)
@@ -69,13 +69,12 @@ async def insert_logs(conn: AsyncConnection, rows: Sequence[dict[str, Any]], fit
             plain.append(values)
             continue
         if plain:
-            await conn.execute(insert(_logs), plain)
+            await log_inserts.insert_fitted(conn, plain)
             plain = []
         result = await conn.execute(insert(_logs).values(**values))
         log_id = result.inserted_primary_key[0]  # type: ignore[index]
         bodies.append({"log_id": log_id, "created_at": values["created_at"] or 0, **kept})
-    if plain:
-        await conn.execute(insert(_logs), plain)
+    await log_inserts.insert_fitted(conn, plain)
     if bodies:
         await conn.execute(insert(_details), bodies)
 

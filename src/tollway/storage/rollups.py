@@ -55,11 +55,27 @@ def sums(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
     """The roll-up increments of some log rows (only consume logs count), per user and for everyone."""
     totals: dict[Key, list[int]] = {}
     for row in rows:
-        if row.get("type") != LogType.CONSUME or row.get("created_at") is None:
+        created = row.get("created_at")
+        if row.get("type") != LogType.CONSUME or created is None:
             continue
-        key = (int(row.get("user_id") or 0), day_of(int(row["created_at"])), str(row.get("model_name") or ""))
-        _accumulate(totals, key, (1, int(row.get("quota") or 0), int(row.get("prompt_tokens") or 0),
-                                  int(row.get("completion_tokens") or 0)))
+        key = (int(row.get("user_id") or 0), day_of(int(created)), str(row.get("model_name") or ""))
+        entry = totals.get(key)
+        if entry is None:
+            entry = totals[key] = [0, 0, 0, 0]
+        entry[0] += 1
+        entry[1] += int(row.get("quota") or 0)
+        entry[2] += int(row.get("prompt_tokens") or 0)
+        entry[3] += int(row.get("completion_tokens") or 0)
+    # The rows for everyone are summed from the users' sums, which are far fewer than the logs.
+    everyone: dict[Key, list[int]] = {}
+    for (_, day, model), values in totals.items():
+        found = everyone.get((EVERYONE, day, model))
+        if found is None:
+            everyone[(EVERYONE, day, model)] = list(values)
+        else:
+            for index, value in enumerate(values):
+                found[index] += value
+    totals.update(everyone)
     return totals
 
 

@@ -167,8 +167,12 @@ class OpenAIStream(LineStream):
         self._choices: list[list[Any]] = []
 
     def feed(self, data: bytes) -> list[bytes]:
-        if data[:6] == b"data: " and data[-2:] == b"\n\n" and not self.pending:
-            payloads = data[6:-2].split(b"\n\ndata: ")
+        if data[:6] == b"data: " and data[-2:] == b"\n\n" and not self._lines.pending:
+            payload = data[6:-2]
+            if b"\n" not in payload and b"\r" not in payload:  # one whole event: the usual chunk
+                verdict = self.inspect(payload)
+                return [data] if verdict is None else verdict
+            payloads = payload.split(b"\n\ndata: ")
             if data.count(b"\n") == 2 * len(payloads) and b"\r" not in data:
                 verdicts = [self.inspect(payload) for payload in payloads]
                 if verdicts.count(None) == len(verdicts) and self.whole_chunks:
