@@ -49,8 +49,9 @@ def redis_client(settings: Settings) -> Any | None:
         for address in settings.redis_conn_string.split(","):
             host, _, port = address.strip().removeprefix("redis://").rpartition(":")
             hosts.append((host or "127.0.0.1", int(port or 26379)))
-        sentinel = Sentinel(hosts, socket_timeout=2, password=password,  # type: ignore[no-untyped-call]
-                            sentinel_kwargs={"password": password})
+        # Through Any: redis-py annotates Sentinel's constructor only from 8.x on, and either release may be installed.
+        connect: Any = Sentinel
+        sentinel = connect(hosts, socket_timeout=2, password=password, sentinel_kwargs={"password": password})
         return sentinel.master_for(settings.redis_master_name, password=password, socket_timeout=2)
     kwargs: dict[str, Any] = {"socket_timeout": 2, "socket_connect_timeout": 2}
     if password:
