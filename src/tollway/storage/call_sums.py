@@ -27,30 +27,35 @@ SUMS = schema.CALL_SUMS
 Key = tuple[int, int, str]  # (span start, channel_id, model)
 
 
+def count(totals: dict[Key, list[int]], row: Mapping[str, Any]) -> None:
+    """Add one log row to per-minute increments (only consume and error logs of a channel count)."""
+    kind = row.get("type")
+    channel = row.get("channel_id") or 0
+    if (kind != LogType.CONSUME and kind != LogType.ERROR) or not channel or row.get("created_at") is None:
+        return
+    created = int(row["created_at"])
+    key = (created - created % MINUTE, int(channel), str(row.get("model_name") or ""))
+    entry = totals.get(key)
+    if entry is None:
+        entry = totals[key] = [0] * len(SUMS)
+    cached = int(row.get("cached_tokens") or 0)
+    entry[0] += 1
+    entry[1] += kind == LogType.ERROR
+    entry[2] += int(row.get("retry_times") or 0) > 0
+    entry[3] += cached > 0
+    entry[4] += int(row.get("prompt_tokens") or 0)
+    entry[5] += int(row.get("completion_tokens") or 0)
+    entry[6] += cached
+    entry[7] += int(row.get("elapsed_time") or 0)
+    entry[8] += int(row.get("first_byte_time") or 0)
+    entry[9] += int(row.get("quota") or 0)
+
+
 def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
     """Per (minute, channel, model): the CALL_SUMS of the consume and error logs among `rows`."""
     totals: dict[Key, list[int]] = {}
     for row in rows:
-        kind = row.get("type")
-        channel = row.get("channel_id") or 0
-        if (kind != LogType.CONSUME and kind != LogType.ERROR) or not channel or row.get("created_at") is None:
-            continue
-        created = int(row["created_at"])
-        key = (created - created % MINUTE, int(channel), str(row.get("model_name") or ""))
-        entry = totals.get(key)
-        if entry is None:
-            entry = totals[key] = [0] * len(SUMS)
-        cached = int(row.get("cached_tokens") or 0)
-        entry[0] += 1
-        entry[1] += kind == LogType.ERROR
-        entry[2] += int(row.get("retry_times") or 0) > 0
-        entry[3] += cached > 0
-        entry[4] += int(row.get("prompt_tokens") or 0)
-        entry[5] += int(row.get("completion_tokens") or 0)
-        entry[6] += cached
-        entry[7] += int(row.get("elapsed_time") or 0)
-        entry[8] += int(row.get("first_byte_time") or 0)
-        entry[9] += int(row.get("quota") or 0)
+        count(totals, row)
     return totals
 
 
@@ -76,7 +81,11 @@ _UPSERTS = {(table.name, dialect): _upsert(table, span, dialect) for table, span
 
 async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Add the calls among `rows` (being inserted in this transaction) to the minute and quarter sums."""
-    minutes = increments(rows)
+    await write(conn, increments(rows))
+
+
+async def write(conn: AsyncConnection, minutes: Mapping[Key, list[int]]) -> None:
+    """Add per-minute increments (made by `increments` or `count`) to the minute and quarter sums."""
     if not minutes:
         return
     dialect = conn.dialect.name

@@ -15,8 +15,9 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tollway.storage import call_sums, log_details, log_inserts, rollups, schema
+from tollway.storage import schema
 from tollway.storage.journal import Record
+from tollway.storage.log_batch import LogBatch
 
 _users, _tokens, _channels, _markers = schema.users, schema.tokens, schema.channels, schema.markers
 
@@ -91,14 +92,7 @@ async def write_quota(conn: AsyncConnection, batch: Batch) -> None:
 
 async def write_logs(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert log rows (with the bodies kept for some of them) and add them to the dashboards' roll-ups."""
-    if rows:
-        fitted = [log_inserts.fit(row) for row in rows]
-        if any(log_details.DETAIL in row for row in rows):
-            await log_details.insert_logs(conn, rows, fitted)
-        else:
-            await log_inserts.insert_fitted(conn, fitted)
-        await rollups.add(conn, fitted)
-        await call_sums.add(conn, fitted)
+    await LogBatch.of(rows).write(conn)
 
 
 def _upsert(dialect: str) -> Any:

@@ -26,12 +26,15 @@ from tollway.storage.database import begin_write
 from tollway.storage.journal import Journal
 from tollway.storage.lease_book import LeaseBook, Want
 from tollway.storage.leases import Key
+from tollway.storage.log_batch import LogBatch
 from tollway.storage.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
 _users, _tokens, _channels = schema.users, schema.tokens, schema.channels
-_WAKE_AT_LOGS = 4000  # queued logs that bring the next flush forward
+# Queued logs that bring the next flush forward: fewer, larger flushes cost less per call (bench/README.md), and the
+# rows are prepared as they are queued (storage/log_batch.py), so a large flush does not hold calls up.
+_WAKE_AT_LOGS = 10_000
 _ORPHAN_CHECK_S = 5.0  # how often a running process looks for journals a stopped sibling left on this disk
 
 
@@ -62,7 +65,7 @@ class Keeper:
         self.spill_dir = spill_dir
         self.journal = Journal(spill_dir / "journal")
         self.leases = LeaseBook(engine, self.journal.id, ttl=lease_ttl, interval=flush_interval)
-        self._logs: list[dict[str, Any]] = []
+        self._logs = LogBatch()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.leases.wake = self._wake.set
@@ -91,14 +94,14 @@ class Keeper:
         """Journal one settled call and queue its log (the ledger has moved the amounts already)."""
         self.journal.append(user.id, token.id, not token.unlimited, channel.id, charged, log_row)
         if log_row is not None:
-            self._logs.append(log_row)
+            self._logs.add(log_row)
             if len(self._logs) >= _WAKE_AT_LOGS:
                 self._wake.set()
 
     def add_log(self, row: dict[str, Any]) -> None:
         """Journal and queue a log row that charges nothing (imports, tests)."""
         self.journal.append(journal.NO_CHARGE, 0, False, 0, 0, row)
-        self._logs.append(row)
+        self._logs.add(row)
 
     @property
     def pending_logs(self) -> int:
@@ -130,7 +133,7 @@ class Keeper:
             returns=returns,
             refills=refills,
         )
-        self._logs = []
+        self._logs = LogBatch()
         return snapshot
 
     async def flush_locked(self) -> None:
@@ -160,7 +163,7 @@ class Keeper:
                     if extra is None:
                         raise _LeaseLost
                     if not self.separate_logs:
-                        await charges.write_logs(conn, snapshot.logs)
+                        await snapshot.logs.write(conn)
                     await charges.set_mark(conn, mark, snapshot.seq)
                     committing = True
                 committing, main_done = False, True
@@ -168,7 +171,7 @@ class Keeper:
                 book.renewed(started)
             if self.separate_logs and snapshot.seq > self._logs_seq:
                 async with self.log_engine.begin() as conn:
-                    await charges.write_logs(conn, snapshot.logs)
+                    await snapshot.logs.write(conn)
                     await charges.set_mark(conn, mark, snapshot.seq)
                 self._logs_seq = snapshot.seq
         except _LeaseLost:
@@ -180,11 +183,11 @@ class Keeper:
                 # journal's mark to find out, and until then the snapshot's logs wait with it.
                 self._doubtful = snapshot
                 if self.separate_logs:
-                    self._logs[:0] = snapshot.logs
+                    self._logs = snapshot.logs.then(self._logs)
             else:
                 if not main_done:
                     book.restore(snapshot.returns)
-                self._logs[:0] = snapshot.logs  # certainly not written: they go out with the next flush
+                self._logs = snapshot.logs.then(self._logs)  # certainly not written: they go out with the next flush
             raise
         self._refills = snapshot.refills
         self.journal.discard(min(self._quota_seq, self._logs_seq))
@@ -201,7 +204,7 @@ class Keeper:
         else:
             self.leases.restore(snapshot.returns)
             if not self.separate_logs:
-                self._logs[:0] = snapshot.logs
+                self._logs = snapshot.logs.then(self._logs)
 
     def _committed(self, snapshot: Snapshot, extra: Mapping[Key, int]) -> None:
         """Move what a commit wrote from `unwritten` to `stored`, with no await in between."""
@@ -258,10 +261,10 @@ class Keeper:
             if key in applied.figures:
                 piece.balance.stored, piece.balance.leased = applied.figures[key]
         book.renewed(started)
-        snapshot.logs[:] = [row for _, row in applied.logs]
+        snapshot.logs = LogBatch.of(row for _, row in applied.logs)
         if self.separate_logs:
             async with self.log_engine.begin() as conn:
-                await charges.write_logs(conn, snapshot.logs)
+                await snapshot.logs.write(conn)
                 await charges.set_mark(conn, mark, snapshot.seq)
             self._logs_seq = snapshot.seq
 

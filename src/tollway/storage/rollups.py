@@ -51,32 +51,35 @@ def _accumulate(totals: dict[Key, list[int]], key: Key, values: Sequence[int]) -
             entry[index] += value
 
 
+def count(totals: dict[Key, list[int]], row: Mapping[str, Any]) -> None:
+    """Add one log row to per-user roll-up increments (only consume logs count)."""
+    created = row.get("created_at")
+    if row.get("type") != LogType.CONSUME or created is None:
+        return
+    key = (int(row.get("user_id") or 0), day_of(int(created)), str(row.get("model_name") or ""))
+    entry = totals.get(key)
+    if entry is None:
+        entry = totals[key] = [0, 0, 0, 0]
+    entry[0] += 1
+    entry[1] += int(row.get("quota") or 0)
+    entry[2] += int(row.get("prompt_tokens") or 0)
+    entry[3] += int(row.get("completion_tokens") or 0)
+
+
+def with_everyone(totals: Mapping[Key, Sequence[int]]) -> dict[Key, list[int]]:
+    """Per-user increments and, summed from them (far fewer than the logs), the rows for everyone."""
+    result: dict[Key, list[int]] = {}
+    for key, values in totals.items():
+        _accumulate(result, key, values)
+    return result
+
+
 def sums(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
     """The roll-up increments of some log rows (only consume logs count), per user and for everyone."""
     totals: dict[Key, list[int]] = {}
     for row in rows:
-        created = row.get("created_at")
-        if row.get("type") != LogType.CONSUME or created is None:
-            continue
-        key = (int(row.get("user_id") or 0), day_of(int(created)), str(row.get("model_name") or ""))
-        entry = totals.get(key)
-        if entry is None:
-            entry = totals[key] = [0, 0, 0, 0]
-        entry[0] += 1
-        entry[1] += int(row.get("quota") or 0)
-        entry[2] += int(row.get("prompt_tokens") or 0)
-        entry[3] += int(row.get("completion_tokens") or 0)
-    # The rows for everyone are summed from the users' sums, which are far fewer than the logs.
-    everyone: dict[Key, list[int]] = {}
-    for (_, day, model), values in totals.items():
-        found = everyone.get((EVERYONE, day, model))
-        if found is None:
-            everyone[(EVERYONE, day, model)] = list(values)
-        else:
-            for index, value in enumerate(values):
-                found[index] += value
-    totals.update(everyone)
-    return totals
+        count(totals, row)
+    return with_everyone(totals)
 
 
 def _build_upsert(dialect: str) -> Any:
@@ -108,7 +111,11 @@ _DROP_EMPTY = delete(_rollups).where(_rollups.c.user_id == bindparam("b_user"), 
 
 async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Add the consume logs among `rows` (being inserted in this transaction) to the roll-ups."""
-    totals = sums(rows)
+    await write(conn, sums(rows))
+
+
+async def write(conn: AsyncConnection, totals: Mapping[Key, list[int]]) -> None:
+    """Add increments made by `sums` or `with_everyone` to the roll-ups, in this transaction."""
     if not totals:
         return
     # Sorted so that two nodes flushing at once lock the same rows in the same order (no deadlock).

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from tollway.storage.cache import ChannelEntry, TokenEntry, UserEntry
 from tollway.storage.charges import Batch
 from tollway.storage.lease_book import Want
 from tollway.storage.leases import TOKEN, USER, Key
+from tollway.storage.log_batch import LogBatch
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Snapshot:
     users: list[tuple[UserEntry, int, int, int]]
     tokens: list[tuple[TokenEntry, int, int]]
     channels: list[tuple[ChannelEntry, int]]
-    logs: list[dict[str, Any]] = field(default_factory=list)
+    logs: LogBatch = field(default_factory=LogBatch)
     returns: dict[Key, int] = field(default_factory=dict)  # slices given back by this flush
     refills: list[Want] = field(default_factory=list)  # slices to top up after it
 
