@@ -216,6 +216,12 @@ async def test_a_burst_over_every_node_never_overdraws(cluster: Cluster) -> None
     state = await figures(cluster, user_id)
     assert check_books(state, 60 * COST, 40 * COST) == answered
     assert sum(int(row["quota"]) for row in state["logs"]) == answered * COST
+    # Every node's management API shows the figures all nodes wrote, not only its own calls.
+    for node in cluster.nodes:
+        with node.admin() as admin:
+            shown = ok(admin.get(f"/api/user/{user_id}"))
+        assert (shown["quota"], shown["used_quota"], shown["request_count"]) == (
+            state["user"]["quota"], state["user"]["used_quota"], state["user"]["request_count"]), node.name
     remains = [left for left, _, _ in state["tokens"].values()]
     assert state["user"]["quota"] < 2 * COST or max(remains) < 2 * COST, state  # less than a hold is left
     print(f"\n{cluster.name}: {answered} calls answered of the 60 the quota allows "

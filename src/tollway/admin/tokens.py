@@ -126,7 +126,8 @@ async def update_token(request: Request, services: Services, principal: Principa
             if expired != -1 and expired <= time.time():
                 raise InvalidRequest("the token has expired; change its expiry or make it never expire first")
             live = services.cache.tokens_by_id.get(token_id)
-            remain = values.get("remain_quota", live.remain.value if live else row["remain_quota"])
+            left = live.remain.left_now(row["remain_quota"]) if live else row["remain_quota"]
+            remain = values.get("remain_quota", left)
             unlimited = values.get("unlimited_quota", row["unlimited_quota"])
             if not unlimited and remain <= 0:
                 raise InvalidRequest("the token's quota is used up; raise it or make it unlimited first")

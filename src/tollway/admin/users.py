@@ -121,7 +121,7 @@ async def update_user(request: Request, services: Services, principal: Principal
         values["role"] = role
     quota = field(data, "quota", int)
     live = services.cache.users.get(user_id)
-    current_quota = live.quota.value if live else int(origin["quota"] or 0)
+    current_quota = live.quota.left_now(origin["quota"]) if live else int(origin["quota"] or 0)
     if quota is not None and quota != current_quota:
         if quota < 0:
             raise InvalidRequest("quota must not be negative")
@@ -196,8 +196,8 @@ async def top_up(request: Request, services: Services, principal: Principal) -> 
         raise InvalidRequest("user_id and a non-zero quota are required")
     row = await load(services, user_id)
     live = services.cache.users.get(user_id)
-    balance = live.quota.value if live else int(row["quota"] or 0)
-    if quota < 0 and (live.quota.available if live else balance) + quota < 0:
+    balance = live.quota.left_now(row["quota"]) if live else int(row["quota"] or 0)
+    if quota < 0 and balance - (live.quota.held if live else 0) + quota < 0:
         raise InvalidRequest("the top-up would make the user's quota negative")
     if balance + quota > INT64_MAX:
         raise InvalidRequest("the top-up would make the user's quota larger than the database can hold")

@@ -22,16 +22,17 @@ _LOG_FIELDS = ("id", "user_id", "created_at", "type", "content", "username", "to
 
 
 def user_view(row: Row, cache: Cache) -> dict[str, Any]:
-    """A user without password or access token, with quota as the cache knows it (written or not)."""
+    """A user without password or access token, with quota as it stands (written or not: Balance.total_now)."""
     view = {name: row[name] for name in _USER_FIELDS}
     for name in ("display_name", "email", "github_id", "wechat_id", "lark_id", "oidc_id", "aff_code"):
         view[name] = view[name] or ""
     entry = cache.users.get(row["id"])
     if entry is not None:
-        view["quota"] = entry.quota.value
-        view["used_quota"] = entry.used_quota.value
-        view["request_count"] = entry.request_count.value
+        view["quota"] = entry.quota.left_now(row["quota"])
+        view["used_quota"] = entry.used_quota.total_now(row["used_quota"])
+        view["request_count"] = entry.request_count.total_now(row["request_count"])
     return view
+
 
 
 def token_view(row: Row, cache: Cache) -> dict[str, Any]:
@@ -44,8 +45,8 @@ def token_view(row: Row, cache: Cache) -> dict[str, Any]:
     view["unlimited_quota"] = bool(view["unlimited_quota"])
     entry = cache.tokens_by_id.get(row["id"])
     if entry is not None:
-        view["remain_quota"] = entry.remain.value
-        view["used_quota"] = entry.used.value
+        view["remain_quota"] = entry.remain.left_now(row["remain_quota"])
+        view["used_quota"] = entry.used.total_now(row["used_quota"])
     return view
 
 
@@ -62,7 +63,7 @@ def channel_view(row: Row, cache: Cache, keybox: KeyBox) -> dict[str, Any]:
         view["key"] = "(sealed with another ENCRYPTION_KEY)"
     entry = cache.channels.get(row["id"])
     if entry is not None:
-        view["used_quota"] = entry.used.value
+        view["used_quota"] = entry.used.total_now(row["used_quota"])
     return view
 
 

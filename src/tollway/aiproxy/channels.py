@@ -56,7 +56,7 @@ def _mapping(text: str | None) -> dict[str, Any]:
 def channel_json(row: Row, services: Services) -> dict[str, Any]:
     """A channel in AI Proxy's shape (model.Channel with times in ms); never null where FastGPT reads a value."""
     entry = services.cache.channels.get(row["id"])
-    used = entry.used.value if entry is not None else int(row["used_quota"] or 0)
+    used = entry.used.total_now(row["used_quota"]) if entry is not None else int(row["used_quota"] or 0)
     return {
         "id": row["id"], "type": types.to_aiproxy(int(row["type"] or 0)), "name": row["name"] or "",
         "key": _key_of(row, services), "base_url": types.base_url_out(int(row["type"] or 0), row["base_url"] or ""),

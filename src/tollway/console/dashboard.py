@@ -16,6 +16,7 @@ from tollway.console.render import Visitor, format_quota, page, render
 from tollway.constants import Role
 from tollway.storage.log_queries import ModelDay, daily_usage
 from tollway.storage.rollups import DAY, EVERYONE, day_label, recent_days
+from tollway.storage.users import user_by_id
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -117,9 +118,12 @@ async def dashboard(request: Request, services: Services, seen: Visitor) -> Resp
     figures = draw(found, translate, lambda value: format_quota(services, value),
                    money=options.flag("DisplayInCurrencyEnabled"), per_unit=options.quota_per_unit)
     user = seen.user
+    stored = await user_by_id(services.engine, user.id) or {}
     return render(request, services, "dashboard/index.html", everyone=everyone, username=username,
                   unknown_user=bool(username) and owner is None, usage=found, charts=figures,
-                  balance=user.quota.value, used=user.used_quota.value, requests=user.request_count.value)
+                  balance=user.quota.left_now(stored.get("quota")),
+                  used=user.used_quota.total_now(stored.get("used_quota")),
+                  requests=user.request_count.total_now(stored.get("request_count")))
 
 
 def routes() -> list[Route]:

@@ -15,6 +15,7 @@ from tollway.console.render import Visitor, page, render
 from tollway.constants import Role
 from tollway.storage.cache import UserEntry
 from tollway.storage.topups import recent_topups
+from tollway.storage.users import user_by_id
 
 if TYPE_CHECKING:
     from tollway.services import Services
@@ -38,7 +39,9 @@ async def topup(request: Request, services: Services, seen: Visitor) -> Response
     assert seen.user is not None
     user, options = seen.user, services.cache.options
     rows = await recent_topups(services.log_engine, user.id, RECENT)
-    return render(request, services, "topup/index.html", balance=user.quota.value, used=user.used_quota.value,
+    stored = await user_by_id(services.engine, user.id) or {}
+    return render(request, services, "topup/index.html", balance=user.quota.left_now(stored.get("quota")),
+                  used=user.used_quota.total_now(stored.get("used_quota")),
                   link=top_up_url(options.text("TopUpLink"), user),
                   recent=[log_view(row, with_id=False) for row in rows],
                   currency=options.flag("DisplayInCurrencyEnabled"), per_unit=options.quota_per_unit)

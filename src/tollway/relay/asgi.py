@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from tollway.routing.current import CurrentRoutes
     from tollway.settings import Settings
     from tollway.storage.cache import Cache
+    from tollway.storage.database import Engine
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Services(Protocol):
     routes: CurrentRoutes
     auth: Authenticator
     relay: Relay
+    engine: Engine  # the main database: only the billing dashboard's routes read it
 
 
 @dataclass(slots=True)

@@ -12,6 +12,8 @@ from tollway.relay.calls import Mode, parse_json, parse_multipart
 from tollway.relay.inbound_routes import inbound_routes
 from tollway.relay.reply import Reply, json_reply
 from tollway.routing import model_lists
+from tollway.storage.tokens import own_token
+from tollway.storage.users import user_by_id
 
 _MODEL_CREATED = 1626777600  # One API's fixed `created` for model objects
 
@@ -71,15 +73,22 @@ async def retrieve_model(incoming: Incoming, caller: Caller) -> Reply:
     return json_reply(_model_object(model))
 
 
-def _token_or_user_figures(incoming: Incoming, caller: Caller) -> tuple[int, int]:
+async def _token_or_user_figures(incoming: Incoming, caller: Caller) -> tuple[int, int]:
+    """(left, used) of the token or its user as they stand: read from the database, like One API, since other workers
+    and nodes spend them too (these routes are for dashboards, not the relay's hot path)."""
+    engine = incoming.services.engine
     if incoming.services.cache.options.flag("DisplayTokenStatEnabled"):
-        return caller.token.remain.value, caller.token.used.value
-    return caller.user.quota.value, caller.user.used_quota.value
+        token = caller.token
+        row = await own_token(engine, token.user_id, token.id) or {}
+        return token.remain.left_now(row.get("remain_quota")), token.used.total_now(row.get("used_quota"))
+    user = caller.user
+    row = await user_by_id(engine, user.id) or {}
+    return user.quota.left_now(row.get("quota")), user.used_quota.total_now(row.get("used_quota"))
 
 
 async def subscription(incoming: Incoming, caller: Caller) -> Reply:
     options = incoming.services.cache.options
-    remain, used = _token_or_user_figures(incoming, caller)
+    remain, used = await _token_or_user_figures(incoming, caller)
     amount = float(remain + used)
     if options.flag("DisplayInCurrencyEnabled"):
         amount /= options.quota_per_unit
@@ -94,7 +103,7 @@ async def subscription(incoming: Incoming, caller: Caller) -> Reply:
 
 async def usage(incoming: Incoming, caller: Caller) -> Reply:
     options = incoming.services.cache.options
-    _, used = _token_or_user_figures(incoming, caller)
+    _, used = await _token_or_user_figures(incoming, caller)
     amount = float(used)
     if options.flag("DisplayInCurrencyEnabled"):
         amount /= options.quota_per_unit

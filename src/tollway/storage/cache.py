@@ -44,6 +44,20 @@ class Balance:
         """The figure as the database will hold it once written."""
         return self.stored + self.unwritten
 
+    # A figure as it stands, from the row just read: the row holds what every process has written (other workers' and
+    # nodes' flushes included, which `stored` does not see), and this process adds what it has not written yet. Should a
+    # flush of this process commit between the read and now, the row lacks what has just moved to `stored`: so a
+    # running total is the larger of the two readings and a balance the smaller, exact with one process and, with
+    # several, short only of what the others have not written yet.
+
+    def total_now(self, read: Any) -> int:
+        """A running total (used quota, request count), given its column as just read from the database."""
+        return self.value if read is None else max(int(read) + self.unwritten, self.value)
+
+    def left_now(self, read: Any) -> int:
+        """A balance that calls spend (remaining quota), given its column as just read from the database."""
+        return self.value if read is None else min(int(read) + self.unwritten, self.value)
+
     @property
     def available(self) -> int:
         """The figure less what this process holds for calls in flight (other processes' calls not counted)."""
