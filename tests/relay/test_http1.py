@@ -61,7 +61,12 @@ def answer(body: bytes, *extra: str) -> bytes:
 
 
 async def read_all(pool: http1.Pool, found: http1.Answer) -> bytes:
-    return b"".join([chunk async for chunk in http1.body_chunks(pool, found, None)])
+    """The body as HttpSource reads it: chunk by chunk, and the connection back to the pool at its end."""
+    chunks = []
+    while (chunk := await found.next_chunk(None)) is not None:
+        chunks.append(chunk)
+    pool.release(found.connection)
+    return b"".join(chunks)
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ def user_view(row: Row, cache: Cache) -> dict[str, Any]:
     return view
 
 
-
 def token_view(row: Row, cache: Cache) -> dict[str, Any]:
     """A token with its full key (only ever shown to its owner) and live quota."""
     view = {name: row[name] for name in _TOKEN_FIELDS}

@@ -11,12 +11,11 @@ import asyncio
 import ssl
 import time
 import urllib.request
-from collections.abc import AsyncIterator
 from urllib.parse import SplitResult, urlsplit
 
 from tollway.relay.http1_connection import Answer, ConnectFailed, Connection, HttpError, Origin, Timeout
 
-__all__ = ["Answer", "ConnectFailed", "HttpError", "Pool", "Timeout", "body_chunks"]
+__all__ = ["Answer", "ConnectFailed", "HttpError", "Pool", "Timeout"]
 
 _IDLE_SECONDS = 60.0  # a pooled connection unused for longer is closed rather than reused
 _ROUTES_REMEMBERED = 4096  # parsed URLs kept; signed URLs (a new query each time) simply miss
@@ -192,13 +191,3 @@ def _encode(method: str, target: str, netloc: str, headers: dict[str, str], body
         lines.append("Accept-Encoding: gzip, deflate")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("latin-1") + body
-
-
-async def body_chunks(pool: Pool, answer: Answer, timeout: float | None) -> AsyncIterator[bytes]:
-    """The answer's body as it arrives; the connection goes back to the pool once it is read to the end."""
-    while True:
-        chunk = await answer.next_chunk(timeout)
-        if chunk is None:
-            pool.release(answer.connection)
-            return
-        yield chunk

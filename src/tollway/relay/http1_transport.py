@@ -23,7 +23,6 @@ class HttpSource(Source):
         self.media_type = answer.headers.get("content-type", "")
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        # The pool's read loop (http1.body_chunks) written out here: one async generator per stream, not two.
         answer, timeout = self.answer, self.timeout
         while True:
             try:

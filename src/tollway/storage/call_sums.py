@@ -10,7 +10,7 @@ reads them per minute, per quarter hour, or summed into local hours or days of a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, literal_column, select
@@ -51,14 +51,6 @@ def count(totals: dict[Key, list[int]], row: Mapping[str, Any]) -> None:
     entry[9] += int(row.get("quota") or 0)
 
 
-def increments(rows: Iterable[Mapping[str, Any]]) -> dict[Key, list[int]]:
-    """Per (minute, channel, model): the CALL_SUMS of the consume and error logs among `rows`."""
-    totals: dict[Key, list[int]] = {}
-    for row in rows:
-        count(totals, row)
-    return totals
-
-
 def _upsert(table: Any, span: str, dialect: str) -> Any:
     """INSERT … ON CONFLICT adding to the sums (and raising the maxima of quarter rows)."""
     maxima = ("max_rpm", "max_tpm") if table is _quarters else ()
@@ -79,13 +71,9 @@ _UPSERTS = {(table.name, dialect): _upsert(table, span, dialect) for table, span
             (_quarters, "quarter")) for dialect in ("mysql", "mariadb", "postgresql", "sqlite")}
 
 
-async def add(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Add the calls among `rows` (being inserted in this transaction) to the minute and quarter sums."""
-    await write(conn, increments(rows))
-
-
 async def write(conn: AsyncConnection, minutes: Mapping[Key, list[int]]) -> None:
-    """Add per-minute increments (made by `increments` or `count`) to the minute and quarter sums."""
+    """Add per-minute increments (made by `count`, for logs being inserted in this transaction) to the minute and
+    quarter sums."""
     if not minutes:
         return
     dialect = conn.dialect.name
