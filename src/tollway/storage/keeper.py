@@ -248,8 +248,10 @@ class Keeper:
         async with begin_write(self.engine) as conn:
             applied = await replay.apply(conn, book.owner, records, release=False)
             await leases.renew(conn, book.owner, book.ttl)
+            # The logs as the replay capped them replace the snapshot's, here or in the log database below.
+            snapshot.logs = LogBatch.of(row for _, row in applied.logs)
             if not self.separate_logs:
-                await charges.write_logs(conn, [row for _, row in applied.logs])
+                await snapshot.logs.write(conn)
             await charges.set_mark(conn, mark, snapshot.seq)
         log.error("a quota lease of this process was reclaimed while it was still used (was the database out of reach "
                   "for more than LEASE_TTL?): %d charges written one by one, %d quota not covered",
@@ -261,7 +263,6 @@ class Keeper:
             if key in applied.figures:
                 piece.balance.stored, piece.balance.leased = applied.figures[key]
         book.renewed(started)
-        snapshot.logs = LogBatch.of(row for _, row in applied.logs)
         if self.separate_logs:
             async with self.log_engine.begin() as conn:
                 await snapshot.logs.write(conn)
